@@ -9,9 +9,11 @@ from pathlib import Path
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m fakeface_lib",
-                                     description="Run the fakeface notebook series.")
+                                     description="Run the fakeface notebook series.",
+                                     allow_abbrev=False)
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="execute notebooks 00-05 and write report.md/report.html")
+    run = sub.add_parser("run", help="execute notebooks 00-05 and write report.md/report.html",
+                         allow_abbrev=False)
     run.add_argument("--data", default="demo",
                      help="demo (default, offline), kaggle, a Google Drive file id, a .zip or a folder")
     run.add_argument("--smoke", action="store_true", help="tiny settings: seconds per notebook")

@@ -1,0 +1,77 @@
+"""The main job's runner: epoch scaling, parameter injection, failing notebooks, the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from fakeface_lib.__main__ import main
+from fakeface_lib.runner import (NotebookFailed, RunOptions, notebook_parameters,
+                                 run_series, scaled_epochs)
+
+
+def _notebook(path: Path, body: str, params: str = "DATA = 'demo'\nSMOKE = False\nEPOCHS = 20") -> Path:
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell(params)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell, nbformat.v4.new_code_cell(body)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.parametrize("default, scale, expected", [(10, 1.0, 10), (20, 0.1, 2), (30, 0.05, 2),
+                                                       (10, 0.01, 1), (10, 0.25, 3)])
+def test_scaled_epochs(default, scale, expected):
+    assert scaled_epochs(default, scale) == expected
+
+
+@pytest.mark.parametrize("scale", [0, -1, float("nan")])
+def test_scaled_epochs_rejects_bad_scale(scale):
+    with pytest.raises(ValueError, match="epochs-scale"):
+        scaled_epochs(10, scale)
+
+
+def test_parameters_only_those_declared_and_epochs_scaled(tmp_path):
+    nb = _notebook(tmp_path / "01_x.ipynb", "pass")
+    opts = RunOptions(data="demo", smoke=True, epochs_scale=0.1)
+    params = notebook_parameters(nb, opts, tmp_path / "results")
+    assert params == {"DATA": "demo", "SMOKE": True, "EPOCHS": 2}
+
+
+def test_notebook_without_parameters_cell_is_refused(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1")]
+    nbformat.write(nb, tmp_path / "00_plain.ipynb")
+    with pytest.raises(NotebookFailed, match="parameters"):
+        notebook_parameters(tmp_path / "00_plain.ipynb", RunOptions(), tmp_path)
+
+
+@pytest.mark.slow
+def test_failing_notebook_stops_the_run_naming_notebook_and_error(tmp_path, capsys):
+    good = _notebook(tmp_path / "00_good.ipynb", "print('fine')")
+    bad = _notebook(tmp_path / "01_bad.ipynb", "raise ValueError('broken on purpose')")
+    after = _notebook(tmp_path / "02_after.ipynb", "print('never')")
+    opts = RunOptions(out=tmp_path / "out", notebooks=[good, bad, after])
+    with pytest.raises(NotebookFailed) as err:
+        run_series(opts)
+    message = str(err.value)
+    assert "01_bad.ipynb" in message and "ValueError" in message and "broken on purpose" in message
+    assert (tmp_path / "out" / "00_good.ipynb").exists()
+    assert not (tmp_path / "out" / "02_after.ipynb").exists()
+
+
+def test_cli_reports_failure_with_exit_code(tmp_path, capsys, monkeypatch):
+    def boom(opts):
+        raise NotebookFailed("03_x.ipynb failed in cell 4: KeyError: 'y'")
+
+    monkeypatch.setattr("fakeface_lib.runner.run_series", boom)
+    assert main(["run", "--out", str(tmp_path)]) == 1
+    assert "03_x.ipynb failed in cell 4" in capsys.readouterr().err
+
+
+def test_cli_rejects_unknown_arguments():
+    with pytest.raises(SystemExit):
+        main(["run", "--epochs", "3"])

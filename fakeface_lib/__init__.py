@@ -9,5 +9,6 @@ __version__ = "0.1.0"
 CLASS_NAMES = ("training_fake", "training_real")  # ImageFolder order: fake = 0, real = 1
 REGIONS = ("left_eye", "right_eye", "nose", "mouth")  # order of the digits in a fake's code
 DIFFICULTIES = ("easy", "mid", "hard")
+GITHUB_REPO = "fakeface/fakeface"  # where the Colab badges and the Colab install point
 
-__all__ = ["__version__", "CLASS_NAMES", "REGIONS", "DIFFICULTIES"]
+__all__ = ["__version__", "CLASS_NAMES", "REGIONS", "DIFFICULTIES", "GITHUB_REPO"]

@@ -1,0 +1,106 @@
+"""The notebook series: the shared convention, stored stripped, and one smoke run of all of it.
+
+The smoke run goes through the same code path as `make demo` (the runner), once per session.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from fakeface_lib import GITHUB_REPO
+
+ROOT = Path(__file__).resolve().parents[1]
+SERIES = ["00_preprocessing", "01_model1", "02_model2_1", "03_model2_2_augmentation",
+          "04_resnet18_finetuning", "05_results_and_explanations"]
+TRAINING = SERIES[1:5]
+
+
+def _read(name: str) -> nbformat.NotebookNode:
+    return nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+
+
+def _parameters_cell(nb) -> nbformat.NotebookNode:
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1, "exactly one cell must be tagged 'parameters'"
+    return cells[0]
+
+
+def test_the_series_is_complete():
+    found = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert found == SERIES
+
+
+@pytest.mark.parametrize("name", SERIES)
+def test_stored_without_outputs(name):
+    for cell in _read(name).cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, \
+                f"{name}: strip outputs before committing (jupyter nbconvert --clear-output)"
+
+
+@pytest.mark.parametrize("name", SERIES)
+def test_first_cell_title_chapter_and_badge_to_itself(name):
+    first = _read(name).cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# ")
+    badge = re.search(r"\(https://colab\.research\.google\.com/github/([^)]+)\)", first.source)
+    assert badge, f"{name}: the first cell needs an 'Open in Colab' badge"
+    assert badge.group(1) == f"{GITHUB_REPO}/blob/main/notebooks/{name}.ipynb"
+    assert "report" in first.source.lower(), f"{name}: say which chapter of the report it mirrors"
+
+
+@pytest.mark.parametrize("name", SERIES)
+def test_setup_installs_only_on_colab(name):
+    nb = _read(name)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    installs = [ln for ln in code.splitlines() if re.search(r"(%|!)pip install", ln)]
+    assert installs, f"{name}: the setup cell must install the library on Colab"
+    setup = next(c.source for c in nb.cells if c.cell_type == "code" and "pip install" in c.source)
+    assert '"google.colab" in sys.modules' in setup
+    assert GITHUB_REPO in setup
+    assert "setup_notebook(" in code, f"{name}: show the device with setup_notebook()"
+
+
+@pytest.mark.parametrize("name", SERIES)
+def test_parameters_cell(name):
+    source = _parameters_cell(_read(name)).source
+    for param in ("DATA", "SMOKE", "BATCH_SIZE", "SEED", "RESULTS_DIR", "DATA_DIR"):
+        assert re.search(rf"^{param}\s*=", source, re.M), f"{name}: parameters cell lacks {param}"
+    if name in TRAINING:
+        assert re.search(r"^EPOCHS\s*=\s*\d+", source, re.M), f"{name}: EPOCHS must be a literal"
+
+
+@pytest.mark.parametrize("name", SERIES)
+def test_ends_with_exercises(name):
+    markdown = [c.source for c in _read(name).cells if c.cell_type == "markdown"]
+    assert any("exercise" in m.lower() for m in markdown[-3:]), f"{name}: end with exercises"
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory) -> Path:
+    """The whole series, executed once in smoke mode on the demo data."""
+    from fakeface_lib.runner import RunOptions, run_series
+
+    base = tmp_path_factory.mktemp("series")
+    return run_series(RunOptions(data="demo", smoke=True, out=base / "run", data_dir=base / "data"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SERIES)
+def test_notebook_executes_without_errors(smoke_run, name):
+    executed = json.loads((smoke_run / f"{name}.ipynb").read_text())
+    errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors, f"{name}: {errors[0]['ename']}: {errors[0]['evalue']}"
+
+
+@pytest.mark.slow
+def test_report_lists_every_model(smoke_run):
+    report = (smoke_run / "report.md").read_text()
+    assert (smoke_run / "report.html").read_text().startswith("<!doctype html>")
+    for model in ("Model 1", "Model 2.1", "Model 2.2", "ResNet18"):
+        assert re.search(rf"^\| {re.escape(model)}", report, re.M), f"report table lacks {model}"
+    assert "NO (leaky)" in report, "the leaky protocol's run must be in the table, marked"

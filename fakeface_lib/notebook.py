@@ -50,3 +50,19 @@ def checkpoint_dir(run_name: str, local_root: str | Path = "checkpoints") -> Pat
         path = Path(local_root) / run_name
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def smoke_subset(frame, n_per_split: int = 32, seed: int = 0):
+    """At most ``n_per_split`` rows of each split, both classes kept: the SMOKE-mode data.
+
+    Smoke runs exercise every line of a notebook in seconds; their numbers mean nothing.
+    """
+    if "split" not in frame.columns:
+        raise ValueError("smoke_subset needs a 'split' column: split the data first")
+    keep = []
+    for _, rows in frame.groupby("split", sort=False):
+        take = min(n_per_split, len(rows))
+        for _, group in rows.groupby("label"):
+            n = max(1, round(take * len(group) / len(rows)))
+            keep.extend(group.sample(n=n, random_state=seed).index)
+    return frame.loc[sorted(keep)]

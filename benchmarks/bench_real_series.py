@@ -1,0 +1,183 @@
+"""Every model of the series trained on real photographs (the 160x160 copy of the dataset).
+
+Each recipe as the notebooks run it, on the canonical split, repeated over several training
+seeds; Model 2.2 both honest and with the report's leaky protocol; then the attempts to push
+accuracy honestly. Results go to one JSON file, rewritten after every run, so a run cut short
+keeps what it finished. Not a test: run it by hand, on a GPU if you have one:
+
+    python benchmarks/bench_real_series.py --data ../shared/data/real_and_fake_face_160
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from fakeface_lib.config import MODEL1_RECIPE, MODEL2_1_RECIPE, MODEL2_2_RECIPE, TrainConfig
+from fakeface_lib.data import canonical_split, index_dataset
+from fakeface_lib.evaluation import by_difficulty, compute_metrics, predict
+from fakeface_lib.loaders import make_loaders
+from fakeface_lib.models import build_model
+from fakeface_lib.training import fit
+from fakeface_lib.utils import count_parameters, get_device, seed_everything
+
+RESNET_RECIPE = dataclasses.replace(MODEL1_RECIPE, num_epochs=10)  # Adam 1e-3, 10 epochs
+
+# name: (title, model, recipe, options). Options: augment, image_size, protocol, tta, mean/std.
+SERIES = {
+    "model1": ("Model 1", "model1", MODEL1_RECIPE, {}),
+    "model2_1": ("Model 2.1", "model2", MODEL2_1_RECIPE, {}),
+    "model2_2": ("Model 2.2 (report augmentation)", "model2", MODEL2_2_RECIPE, {"augment": "report"}),
+    "model2_2_leaky": ("Model 2.2, report's leaky protocol", "model2", MODEL2_2_RECIPE,
+                       {"augment": "report", "protocol": "leaky"}),
+    "model2_2_mild": ("Model 2.2 (mild augmentation)", "model2", MODEL2_2_RECIPE, {"augment": "mild"}),
+    "resnet18_scratch": ("ResNet18 from scratch", "resnet18", RESNET_RECIPE, {}),
+}
+# Attempts to push accuracy honestly (issue: resolution, augmentation, schedule, smoothing, TTA).
+ATTEMPTS = {
+    "model1_mild": ("Model 1 + mild augmentation", "model1",
+                    dataclasses.replace(MODEL1_RECIPE, num_epochs=20), {"augment": "mild"}),
+    "model1_tta": ("Model 1 + flip TTA", "model1", MODEL1_RECIPE, {"tta": True}),
+    "model1_smooth_step": ("Model 1 + label smoothing 0.1 + StepLR", "model1",
+                           dataclasses.replace(MODEL1_RECIPE, num_epochs=15, label_smoothing=0.1,
+                                               scheduler="step", step_size=5, gamma=0.3), {}),
+    "resnet18_160_mild": ("ResNet18 scratch, 160 px, mild aug, 30 ep", "resnet18",
+                          dataclasses.replace(RESNET_RECIPE, num_epochs=30, scheduler="step",
+                                              step_size=12, gamma=0.2), {"augment": "mild", "image_size": 160}),
+    "resnet18_160_mild_tta": ("ResNet18 scratch, 160 px, mild aug, 30 ep, flip TTA", "resnet18",
+                              dataclasses.replace(RESNET_RECIPE, num_epochs=30, scheduler="step",
+                                                  step_size=12, gamma=0.2),
+                              {"augment": "mild", "image_size": 160, "tta": True}),
+}
+
+
+class FlipTTA(nn.Module):
+    """Average the probabilities of an image and its mirror (returns log-probabilities)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        probs = self.model(images).softmax(1) + self.model(images.flip(3)).softmax(1)
+        return (probs / 2).log()
+
+
+def build_loaders(split, opts: dict, seed: int, batch_size: int, workers: int):
+    size = opts.get("image_size", 128)
+    if opts.get("protocol") == "leaky":
+        from fakeface_lib.leaky import make_leaky_loaders
+
+        return make_leaky_loaders(split, batch_size=batch_size, image_size=size, seed=seed,
+                                  num_workers=workers)
+    return make_loaders(split, batch_size=batch_size, image_size=size, augment=opts.get("augment"),
+                        num_workers=workers, seed=seed, progress=False)
+
+
+def run_one(name: str, spec: tuple, split, seed: int, args, device) -> dict:
+    title, model_name, recipe, opts = spec
+    seed_everything(seed)
+    epochs = max(1, round(recipe.num_epochs * args.epochs_scale))
+    cfg = dataclasses.replace(recipe, num_epochs=epochs, seed=seed, amp=args.amp,
+                              amp_dtype="bfloat16", batch_size=args.batch_size)
+    loaders = build_loaders(split, opts, seed, args.batch_size, args.num_workers)
+    kwargs = {"weights": None} if model_name == "resnet18" else {}
+    model = build_model(model_name, **kwargs).to(device)
+    start = time.perf_counter()
+    history = fit(model, loaders, cfg, device=device, progress=False)
+    seconds = time.perf_counter() - start
+    scored = FlipTTA(model) if opts.get("tta") else model
+    preds = predict(scored, loaders["test"], device)
+    metrics = compute_metrics(preds)
+    leaked = None
+    if opts.get("protocol") == "leaky":
+        from fakeface_lib.leaky import leaked_fraction
+
+        leaked = leaked_fraction(loaders["test"].dataset.frame, loaders["train"].dataset.frame)
+    return {
+        "run": name, "title": title, "seed": seed, "epochs": epochs, "image_size": opts.get("image_size", 128),
+        "augment": opts.get("augment"), "protocol": opts.get("protocol", "honest"), "tta": bool(opts.get("tta")),
+        "params": count_parameters(model), "train_seconds": seconds,
+        "epoch_seconds": [h["seconds"] for h in history], "best_epoch": history.best_epoch,
+        "accuracy": metrics["accuracy"], "balanced_accuracy": metrics["balanced_accuracy"],
+        "roc_auc": metrics["roc_auc"], "majority_baseline": metrics["majority_baseline"],
+        "confusion_matrix": [list(map(int, r)) for r in metrics["confusion_matrix"]],
+        "n_test": metrics["n"], "leaked_fraction": leaked,
+        "by_difficulty": by_difficulty(preds).reset_index().to_dict(orient="records"),
+        "config": cfg.to_dict(),
+    }
+
+
+def machine(device: torch.device) -> dict:
+    gpu = torch.cuda.get_device_name(0) if device.type == "cuda" else None
+    return {"platform": platform.platform(), "python": platform.python_version(),
+            "torch": torch.__version__, "cpus": os.cpu_count(), "device": gpu or "cpu"}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path(os.environ.get(
+        "FAKEFACE_REAL_DATA", Path(__file__).resolve().parents[2] / "shared/data/real_and_fake_face_160")))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--runs", nargs="+", default=list(SERIES), help=f"of {list(SERIES) + list(ATTEMPTS)}")
+    parser.add_argument("--attempts", action="store_true", help="also run the accuracy attempts")
+    parser.add_argument("--epochs-scale", type=float, default=1.0)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--num-workers", type=int, default=0)
+    parser.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA")
+    parser.add_argument("--limit", type=int, default=None, help="use only N images (a dry run)")
+    parser.add_argument("--budget-seconds", type=float, default=float("inf"),
+                        help="start no new run after this many seconds")
+    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results") / "real_series.json")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not (args.data / "training_real").is_dir():
+        print(f"Skipped: no real dataset at {args.data} (pass --data PATH or set FAKEFACE_REAL_DATA)")
+        return 0
+    device = get_device()
+    frame = index_dataset(args.data, validate=False)
+    split = canonical_split(frame)
+    if args.limit:
+        split = split.groupby("split", group_keys=False).sample(frac=min(1.0, args.limit / len(split)), random_state=0)
+    specs = {**SERIES, **ATTEMPTS}
+    unknown = set(args.runs) - set(specs)
+    if unknown:
+        raise SystemExit(f"unknown runs {sorted(unknown)}; choose from {list(specs)}")
+    plan = [(n, s) for s in args.seeds for n in args.runs]
+    if args.attempts:
+        plan += [(n, args.seeds[0]) for n in ATTEMPTS]
+    record = {"benchmark": "real_series", "command": " ".join([Path(sys.executable).name] + sys.argv),
+              "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(device),
+              "data": str(args.data), "n_images": len(split), "amp": args.amp,
+              "split_sizes": split["split"].value_counts().to_dict(), "runs": [], "skipped": []}
+    start = time.perf_counter()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    for name, seed in plan:
+        if time.perf_counter() - start > args.budget_seconds:
+            record["skipped"].append(f"{name} seed {seed} (time budget)")
+            continue
+        result = run_one(name, specs[name], split, seed, args, device)
+        record["runs"].append(result)
+        record["elapsed_seconds"] = time.perf_counter() - start
+        args.out.write_text(json.dumps(record, indent=1, default=str))
+        print(f"{name:24s} seed {seed}: acc {result['accuracy']:.3f} bal {result['balanced_accuracy']:.3f} "
+              f"auc {result['roc_auc']:.3f} ({result['train_seconds']:.0f} s)", flush=True)
+    args.out.write_text(json.dumps(record, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

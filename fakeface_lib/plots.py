@@ -1,0 +1,215 @@
+"""Figures for the notebooks: samples, training curves, confusion matrix, ROC, predictions.
+
+Every function returns the matplotlib Figure and never calls savefig/show; those taking
+``ax`` draw into it when given.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from PIL import Image
+
+from . import CLASS_NAMES, REGIONS
+from .evaluation import roc_auc, roc_points
+
+SHORT_NAMES = ("fake", "real")  # label 0, label 1
+
+
+def _figure(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    if ax is not None:
+        return ax.figure, ax
+    fig, ax = plt.subplots(figsize=figsize)
+    return fig, ax
+
+
+def plot_history(history: Sequence[Mapping[str, float]], axes: Sequence[Axes] | None = None,
+                 best_epoch: int | None = None, baseline: float | None = None) -> Figure:
+    """Loss and accuracy per epoch, train vs validation, with the best epoch marked.
+
+    best_epoch defaults to ``history.best_epoch`` (fit()'s History); baseline (e.g. the
+    majority-class accuracy) is drawn as a horizontal line on the accuracy plot.
+    """
+    frame = pd.DataFrame(list(history))
+    if frame.empty:
+        raise ValueError("plot_history() got an empty history; train for at least one epoch.")
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig = axes[0].figure
+    best_epoch = best_epoch if best_epoch is not None else getattr(history, "best_epoch", None)
+    for ax, metric, name in ((axes[0], "loss", "Loss"), (axes[1], "acc", "Accuracy")):
+        ax.plot(frame["epoch"], frame[f"train_{metric}"], marker="o", label="train")
+        ax.plot(frame["epoch"], frame[f"val_{metric}"], marker="o", label="validation")
+        if best_epoch is not None:
+            ax.axvline(best_epoch, color="gray", linestyle="--", label=f"best epoch ({best_epoch})")
+        ax.set(xlabel="epoch", ylabel=name, title=f"{name} per epoch")
+    if baseline is not None:
+        axes[1].axhline(baseline, color="red", linestyle=":", label=f"majority ({baseline:.1%})")
+    axes[1].yaxis.set_major_formatter(plt.FuncFormatter(lambda y, _: f"{y:.0%}"))
+    for ax in axes[:2]:
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrix(cm: Any, class_names: Sequence[str] = CLASS_NAMES,
+                          ax: Axes | None = None, normalize: bool = False) -> Figure:
+    """Heatmap of a confusion matrix (rows true, columns predicted) with counts and %.
+
+    normalize=False: % of all images; True: colours and % per true class (row = recall).
+    """
+    cm = np.asarray(cm, dtype=float)
+    fig, ax = _figure(ax, (4.5, 4))
+    totals = cm.sum(axis=1, keepdims=True) if normalize else cm.sum()
+    share = np.divide(cm, totals, out=np.zeros_like(cm), where=np.asarray(totals) > 0)
+    annot = np.array([[f"{int(c)}\n{s:.1%}" for c, s in zip(row, srow)]
+                      for row, srow in zip(cm, share)])
+    sns.heatmap(share if normalize else cm, annot=annot, fmt="", cmap="Blues", cbar=False,
+                xticklabels=class_names, yticklabels=class_names, ax=ax, square=True)
+    ax.set(xlabel="predicted", ylabel="true",
+           title="Confusion matrix" + (" (row %)" if normalize else ""))
+    return fig
+
+
+def plot_roc(curves: pd.DataFrame | Mapping[str, pd.DataFrame], ax: Axes | None = None) -> Figure:
+    """ROC curves (positive class training_fake) with their AUC in the legend.
+
+    curves: one predictions DataFrame (from predict()) or {name: predictions}.
+    """
+    if isinstance(curves, pd.DataFrame):
+        curves = {"model": curves}
+    fig, ax = _figure(ax, (5, 5))
+    for name, preds in curves.items():
+        points = roc_points(preds)
+        ax.plot(points["fpr"], points["tpr"], label=f"{name} (AUC = {roc_auc(preds):.3f})")
+    ax.plot([0, 1], [0, 1], color="gray", linestyle="--", label="chance (AUC = 0.5)")
+    ax.set(xlabel="false positive rate (real flagged as fake)",
+           ylabel="true positive rate (fakes detected)", title="ROC curve, positive = fake",
+           xlim=(0, 1), ylim=(0, 1.01))
+    ax.legend(loc="lower right")
+    return fig
+
+
+def to_display(image: Any) -> np.ndarray:
+    """A PIL image, uint8 array or (C, H, W) tensor as an array imshow can show.
+
+    Normalised float tensors (outside [0, 1]) are rescaled per image to [0, 1].
+    """
+    if isinstance(image, Image.Image):
+        return np.asarray(image.convert("RGB"))
+    if isinstance(image, torch.Tensor):
+        image = image.detach().cpu()
+        if image.ndim == 3 and image.shape[0] in (1, 3):
+            image = image.permute(1, 2, 0)
+        image = image.numpy()
+    array = np.asarray(image).squeeze()
+    if array.dtype == np.uint8:
+        return array
+    array = array.astype(np.float32)
+    low, high = float(array.min()), float(array.max())
+    if low < 0.0 or high > 1.0:
+        array = (array - low) / max(high - low, 1e-8)
+    return array
+
+
+def plot_image_grid(images: Sequence[Any], titles: Sequence[str] | None = None,
+                    ncols: int = 4, size: float = 2.4) -> Figure:
+    """Images (PIL, arrays or (C, H, W) tensors) in a grid, one optional title each.
+
+    A None image leaves its cell empty.
+    """
+    if len(images) == 0:
+        raise ValueError("plot_image_grid() got no images.")
+    nrows = math.ceil(len(images) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < len(images) and images[i] is not None:
+            ax.imshow(to_display(images[i]), cmap="gray")
+            if titles is not None:
+                ax.set_title(titles[i], fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _order_predictions(preds: pd.DataFrame, mistakes_first: bool) -> pd.DataFrame:
+    confidence = preds[["prob_fake", "prob_real"]].max(axis=1)
+    ordered = preds.assign(_confidence=confidence, _wrong=preds["pred"] != preds["label"])
+    if mistakes_first:
+        return ordered.sort_values(["_wrong", "_confidence"], ascending=False, kind="stable")
+    return ordered
+
+
+def plot_predictions(preds: pd.DataFrame, images: Any = None, n: int = 16,
+                     most_confident_mistakes_first: bool = True, ncols: int = 4) -> Figure:
+    """A grid of images titled true / predicted (probability), mistakes in red.
+
+    images: None reads preds["path"]; otherwise a dataset (item i -> (image, label)) or a
+    sequence of images indexed by preds' index labels (predict() gives row i = item i, and
+    filtering preds keeps those labels).
+    """
+    chosen = _order_predictions(preds, most_confident_mistakes_first).head(n)
+    if images is None and "path" not in preds:
+        raise ValueError("plot_predictions() needs images=... or a 'path' column in preds.")
+    shown, titles, colours = [], [], []
+    for position, row in chosen.iterrows():
+        if images is None:
+            shown.append(Image.open(row["path"]).convert("RGB"))
+        else:
+            item = images[int(position)]
+            shown.append(item[0] if isinstance(item, tuple) else item)
+        pred = int(row["pred"])
+        prob = row["prob_fake"] if pred == 0 else row["prob_real"]
+        titles.append(f"true: {SHORT_NAMES[int(row['label'])]}\npred: {SHORT_NAMES[pred]} ({prob:.0%})")
+        colours.append("tab:red" if row["_wrong"] else "tab:green")
+    fig = plot_image_grid(shown, titles, ncols=ncols)
+    for ax, colour in zip(fig.axes, colours):
+        ax.title.set_color(colour)
+    return fig
+
+
+def _sample_title(row: pd.Series) -> str:
+    if row.get("label") == 1:
+        return "real"
+    edited = [r for r in REGIONS if r in row and pd.notna(row[r]) and bool(row[r])]
+    return f"{row.get('difficulty', 'fake')}: " + (", ".join(edited) if edited else "?")
+
+
+def plot_samples(frame: pd.DataFrame, n_per_group: int = 4,
+                 groups: Sequence[str] = ("real", "easy", "mid", "hard"),
+                 seed: int = 0, thumb: int = 160) -> Figure:
+    """A row of random images per group (frame["difficulty"]), titled with edited regions."""
+    rows, titles = [], []
+    for group in groups:
+        sub = frame[frame["difficulty"] == group]
+        picked = sub.sample(min(n_per_group, len(sub)), random_state=seed)
+        for _, row in picked.iterrows():
+            with Image.open(row["path"]) as img:
+                rows.append(img.convert("RGB").resize((thumb, thumb)))
+            titles.append(_sample_title(row))
+        padding = n_per_group - len(picked)  # keep one group per grid row
+        rows += [None] * padding
+        titles += [""] * padding
+    if not any(image is not None for image in rows):
+        raise ValueError(f"plot_samples(): no images in groups {list(groups)}.")
+    return plot_image_grid(rows, titles, ncols=n_per_group)
+
+
+def plot_bar_counts(frame: pd.DataFrame, by: str = "difficulty", hue: str | None = None,
+                    ax: Axes | None = None) -> Figure:
+    """Bar chart of image counts per value of ``by`` (e.g. difficulty, split), counts on bars."""
+    fig, ax = _figure(ax, (6, 3.5))
+    sns.countplot(data=frame, x=by, hue=hue, ax=ax)
+    for container in ax.containers:
+        ax.bar_label(container)
+    ax.set(title=f"Images per {by}" + (f" and {hue}" if hue else ""), ylabel="images")
+    return fig

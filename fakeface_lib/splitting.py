@@ -1,0 +1,274 @@
+"""Stratified, seeded train/val/test splits and the CSV manifests (filename, class_name, split)
+that pin them, including the canonical manifest shipped with the package.
+
+The canonical manifest (data/splits/real_and_fake_face.csv, package data
+fakeface_lib/splits/) was built with ``build_canonical_manifest(<dataset>, seed=42,
+max_distance=8)``; rebuild it with ``python -m fakeface_lib.splitting ROOT DEST``.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import math
+import os
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SPLITS = ("train", "val", "test")
+MANIFEST_COLUMNS = ("filename", "class_name", "split")
+CANONICAL_MANIFEST = "real_and_fake_face.csv"
+CANONICAL_SEED = 42
+# pHash distance used to group the canonical manifest's near-duplicates. On the official data
+# many fakes are edits of a real photo that is in the set too; up to 8 bits the groups stay
+# small (at most 4 images), from 10 on unrelated faces chain into one large group.
+CANONICAL_MAX_DISTANCE = 8
+# canonical_split uses the shipped manifest when the data covers at least this share of it.
+CANONICAL_MIN_COVERAGE = 0.9
+
+
+def _require_columns(df: pd.DataFrame, columns: Sequence[str], caller: str) -> None:
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"{caller} expects a pandas DataFrame, got {type(df).__name__}.")
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise KeyError(f"{caller}: the DataFrame lacks column(s) {missing} (it has "
+                       f"{list(df.columns)}); build it with fakeface_lib.data.index_dataset(root).")
+
+
+def check_fractions(fractions: Sequence[float]) -> np.ndarray:
+    """``fractions`` as a float array, after checking: three numbers >= 0 summing to 1."""
+    hint = "give (train, val, test) fractions summing to 1, e.g. (0.8, 0.1, 0.1)"
+    try:
+        values = np.array([float(f) for f in fractions], dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"fractions must be numbers: {hint}; got {fractions!r}.") from None
+    if isinstance(fractions, str) or values.shape != (3,):
+        raise ValueError(f"fractions must have 3 entries: {hint}; got {fractions!r}.")
+    if not np.isfinite(values).all() or (values < 0).any():
+        raise ValueError(f"fractions must be finite and non-negative: {hint}; got {fractions!r}.")
+    if not math.isclose(values.sum(), 1.0, abs_tol=1e-6):
+        raise ValueError(f"fractions sum to {values.sum():g}, not 1: {hint}.")
+    if values[0] == 0:
+        raise ValueError(f"The train fraction must be above 0: {hint}; got {fractions!r}.")
+    return values
+
+
+def allocate(n: int, fractions: np.ndarray) -> np.ndarray:
+    """Split ``n`` into integer counts proportional to ``fractions`` (largest remainders)."""
+    raw = np.round(n * fractions, 9)
+    counts = np.floor(raw).astype(int)
+    extra = np.argsort(-(raw - counts), kind="stable")[: n - counts.sum()]
+    counts[extra] += 1
+    return counts
+
+
+def _group_codes(df: pd.DataFrame, order: list[int], group_col: str | None) -> np.ndarray:
+    """An integer group per row (in ``order``); rows without a group are groups of one."""
+    if group_col is None:
+        return np.arange(len(order))
+    _require_columns(df, [group_col], "split_dataset")
+    codes = pd.factorize(df[group_col].iloc[order], use_na_sentinel=True)[0]
+    lonely = codes < 0
+    codes[lonely] = codes.max(initial=-1) + 1 + np.arange(lonely.sum())
+    return codes
+
+
+def _check_seed(seed: int) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}.")
+
+
+def _cut(sizes: list[int], fractions: np.ndarray, bit_generator: np.random.PCG64) -> list[int]:
+    """Split index (0 train, 1 val, 2 test) for groups of the given sizes, in that order.
+
+    The groups are shuffled, laid end to end and cut at the target counts; a group goes where
+    its middle falls, so single images give exact counts and groups land without bias.
+    """
+    bounds = np.cumsum(allocate(sum(sizes), fractions))
+    order = np.argsort(bit_generator.random_raw(len(sizes)), kind="stable")
+    laid = np.asarray(sizes)[order]
+    where = np.searchsorted(bounds, np.cumsum(laid) - laid / 2, side="right")
+    result = np.empty(len(sizes), dtype=int)
+    result[order] = where
+    return result.tolist()
+
+
+def split_dataset(df: pd.DataFrame, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 42,
+                  group_col: str | None = None) -> pd.DataFrame:
+    """A copy of ``df`` with a "split" column in {"train", "val", "test"}.
+
+    Stratified by (label, difficulty): each stratum is divided by largest remainders, so
+    2041 official images give 1633/204/204. The result depends only on the file names and
+    the seed, never on the row order or the machine: rows are sorted by file name, and the
+    shuffle keys are raw 64-bit draws of numpy's PCG64 bit generator (whose stream numpy
+    keeps stable across versions). With ``group_col`` (e.g. duplicate groups) every group
+    lands in one split; a group counts in the stratum most of its members belong to.
+    """
+    _require_columns(df, ["filename", "label", "difficulty"], "split_dataset")
+    wanted = check_fractions(fractions)
+    _check_seed(seed)
+    if df.empty:
+        raise ValueError("split_dataset got an empty DataFrame; did index_dataset(root) find "
+                         "no images?")
+    names = df["filename"].astype(str).tolist()
+    paths = df["path"].astype(str).tolist() if "path" in df.columns else names
+    rows = sorted(range(len(df)), key=lambda i: (names[i], paths[i]))
+    codes = _group_codes(df, rows, group_col)
+    strata = (df["label"].astype(str) + "/" + df["difficulty"].astype(str)).iloc[rows].tolist()
+    members: dict[int, list[str]] = {}
+    for code, stratum in zip(codes, strata):
+        members.setdefault(int(code), []).append(stratum)
+    home = {code: Counter(s).most_common(1)[0][0] for code, s in members.items()}
+    bit_generator = np.random.PCG64(seed)
+    chosen: dict[int, int] = {}
+    for stratum in sorted(set(home.values())):
+        groups = [code for code, h in home.items() if h == stratum]
+        sizes = [len(members[code]) for code in groups]
+        for code, where in zip(groups, _cut(sizes, wanted, bit_generator)):
+            chosen[code] = where
+    split = np.empty(len(df), dtype=object)
+    split[rows] = [SPLITS[chosen[int(code)]] for code in codes]
+    out = df.copy()
+    out["split"] = pd.array(split, dtype="string")
+    return out
+
+
+def _check_manifest(manifest: pd.DataFrame, source: str) -> pd.DataFrame:
+    _require_columns(manifest, MANIFEST_COLUMNS, f"Split manifest {source}")
+    bad = sorted(set(manifest["split"].astype(str)) - set(SPLITS))
+    if bad or manifest["split"].isna().any():
+        raise ValueError(f"Split manifest {source} has split values {bad or ['<missing>']}; "
+                         f"allowed: {SPLITS}.")
+    repeated = manifest.loc[manifest["filename"].duplicated(), "filename"].tolist()
+    if repeated:
+        raise ValueError(f"Split manifest {source} lists file name(s) more than once: "
+                         f"{repeated[:10]}. Manifests are keyed by file name; rename the copies.")
+    return manifest
+
+
+def save_split(df: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write the manifest (filename, class_name, split) of a split DataFrame as CSV."""
+    path = Path(path)
+    manifest = _check_manifest(df.loc[:, list(MANIFEST_COLUMNS)].astype("string"), "to save")
+    manifest = manifest.sort_values(["class_name", "filename"], ignore_index=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    manifest.to_csv(path, index=False, lineterminator="\n")
+    return path
+
+
+def load_split(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a manifest written by ``save_split``: DataFrame(filename, class_name, split)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Split manifest {path} does not exist; write one with "
+                                "save_split(split_df, path).")
+    manifest = pd.read_csv(path, dtype="string", keep_default_na=False)
+    return _check_manifest(manifest, str(path)).loc[:, list(MANIFEST_COLUMNS)]
+
+
+def apply_split(df: pd.DataFrame, manifest: pd.DataFrame | str | os.PathLike,
+                *, strict: bool = True) -> pd.DataFrame:
+    """A copy of ``df`` with the "split" column the manifest gives each file name.
+
+    Files of ``df`` missing from the manifest are an error. Manifest files missing from
+    ``df`` are an error too with ``strict``, else a warning (e.g. a file skipped as unreadable).
+    """
+    _require_columns(df, ["filename", "class_name"], "apply_split")
+    if not isinstance(manifest, pd.DataFrame):
+        manifest = load_split(manifest)
+    table = _check_manifest(manifest, "given").set_index("filename")
+    repeated = df.loc[df["filename"].duplicated(), "filename"].tolist()
+    if repeated:
+        raise ValueError(f"apply_split: file name(s) occur more than once in df: {repeated[:10]}.")
+    unknown = sorted(set(df["filename"]) - set(table.index))
+    if unknown:
+        raise ValueError(f"{len(unknown)} file(s) of df are not in the manifest: {unknown[:10]}. "
+                         "Use split_dataset(df) for other data, or save_split a new manifest.")
+    absent = sorted(set(table.index) - set(df["filename"]))
+    if absent:
+        message = (f"{len(absent)} file(s) of the manifest are not in df: {absent[:10]}"
+                   + (" ..." if len(absent) > 10 else ""))
+        if strict:
+            raise ValueError(message + ". Pass strict=False to accept a partial dataset.")
+        warnings.warn(message + "; their rows are simply absent.", UserWarning, stacklevel=2)
+    expected = table.loc[df["filename"], "class_name"].to_numpy()
+    clash = df["filename"][df["class_name"].astype(str).to_numpy() != expected.astype(str)]
+    if len(clash):
+        raise ValueError(f"File(s) sit in another class folder than the manifest says: "
+                         f"{clash.tolist()[:10]}.")
+    out = df.copy()
+    out["split"] = pd.array(table.loc[df["filename"], "split"].to_numpy(), dtype="string")
+    return out
+
+
+def canonical_manifest_path() -> Path:
+    """The shipped manifest: package data when installed, else the repository's data/splits/."""
+    resource = importlib.resources.files("fakeface_lib").joinpath("splits", CANONICAL_MANIFEST)
+    if resource.is_file() and isinstance(resource, Path):
+        return resource
+    repo_copy = Path(__file__).resolve().parents[1] / "data" / "splits" / CANONICAL_MANIFEST
+    if repo_copy.is_file():
+        return repo_copy
+    raise FileNotFoundError(f"The canonical split manifest {CANONICAL_MANIFEST} is neither in "
+                            f"the package data nor at {repo_copy}; reinstall fakeface.")
+
+
+def load_canonical_manifest() -> pd.DataFrame:
+    """The canonical manifest (2041 rows: 1633 train, 204 val, 204 test)."""
+    resource = importlib.resources.files("fakeface_lib").joinpath("splits", CANONICAL_MANIFEST)
+    if resource.is_file():  # also inside a zipped install, where it is not a plain path
+        with importlib.resources.as_file(resource) as path:
+            return load_split(path)
+    return load_split(canonical_manifest_path())
+
+
+def canonical_split(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` + "split": the shipped manifest for the official dataset, else a seeded split.
+
+    The manifest is used when every file of ``df`` is in it and ``df`` holds at least 90 %
+    of it (a few unreadable files may be missing); anything else (the demo data, a subset,
+    other data) gets ``split_dataset(df, seed=42)``.
+    """
+    _require_columns(df, ["filename", "class_name"], "canonical_split")
+    manifest = load_canonical_manifest()
+    known = df["filename"].isin(set(manifest["filename"]))
+    if known.sum() < CANONICAL_MIN_COVERAGE * len(manifest):
+        return split_dataset(df, seed=CANONICAL_SEED)
+    if not known.all():
+        warnings.warn(f"{(~known).sum()} file(s) are not in the canonical manifest (e.g. "
+                      f"{df.loc[~known, 'filename'].iloc[0]}); using split_dataset(df, seed=42) "
+                      "instead of the canonical split.", UserWarning, stacklevel=2)
+        return split_dataset(df, seed=CANONICAL_SEED)
+    return apply_split(df, manifest, strict=False)
+
+
+def build_canonical_manifest(root: str | os.PathLike, dest: str | os.PathLike | None = None,
+                             *, seed: int = CANONICAL_SEED,
+                             max_distance: int = CANONICAL_MAX_DISTANCE) -> pd.DataFrame:
+    """Rebuild the canonical manifest from a dataset folder: index, group duplicates, split.
+
+    Byte-identical and near-identical images (perceptual hash within ``max_distance`` bits)
+    share a group, so no copy of a test image sits in train. Writes ``dest`` when given.
+    """
+    from fakeface_lib.data import index_dataset
+    from fakeface_lib.duplicates import add_duplicate_groups
+
+    df = add_duplicate_groups(index_dataset(root), max_distance=max_distance)
+    split_df = split_dataset(df, seed=seed, group_col="duplicate_group")
+    if dest is not None:
+        save_split(split_df, dest)
+    return split_df
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 3:
+        sys.exit("usage: python -m fakeface_lib.splitting DATASET_ROOT MANIFEST_CSV")
+    counts = build_canonical_manifest(sys.argv[1], sys.argv[2])["split"].value_counts()
+    print(f"wrote {sys.argv[2]}: {counts.to_dict()}")

@@ -1,0 +1,255 @@
+"""Training: optimizers, one epoch of training, evaluation, and fit() with checkpoints/resume.
+
+The loop the notebooks show is ``train_one_epoch -> evaluate -> history -> one printed line``;
+fit() is that loop plus best-weights tracking, early stopping and checkpoints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from . import checkpoints
+from .config import TrainConfig
+from .utils import get_device, seed_everything
+
+POSTFIX_EVERY = 10  # batches between progress-bar updates (each one syncs the GPU)
+
+
+class History(list):
+    """fit()'s result: a list of per-epoch dicts, plus ``best_epoch`` and ``stopped_early``."""
+
+    def __init__(self, rows: Iterable[dict] = (), best_epoch: int | None = None,
+                 stopped_early: bool = False) -> None:
+        super().__init__(rows)
+        self.best_epoch = best_epoch
+        self.stopped_early = stopped_early
+
+
+def make_optimizer(params_or_model: nn.Module | Iterable, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """The optimizer cfg.optimizer names, over a model's trainable parameters or param groups."""
+    params = params_or_model
+    if isinstance(params_or_model, nn.Module):
+        params = [p for p in params_or_model.parameters() if p.requires_grad]
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
+                               weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adadelta":
+        return torch.optim.Adadelta(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    raise ValueError(f"Unknown optimizer {cfg.optimizer!r}; use 'adam', 'sgd' or 'adadelta'.")
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> Any:
+    """StepLR when cfg.scheduler == "step" (stepped once per epoch), else None."""
+    if cfg.scheduler is None:
+        return None
+    if cfg.scheduler == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
+    raise ValueError(f"Unknown scheduler {cfg.scheduler!r}; use None or 'step'.")
+
+
+def autocast_context(device: torch.device | str, amp: bool,
+                     dtype: torch.dtype = torch.float16) -> contextlib.AbstractContextManager:
+    """torch.autocast on CUDA when amp is on; a context that does nothing elsewhere."""
+    if amp and torch.device(device).type == "cuda":
+        return torch.autocast("cuda", dtype=dtype)
+    return contextlib.nullcontext()
+
+
+def _finish(total_loss: torch.Tensor, correct: torch.Tensor, n: int, what: str) -> dict[str, float]:
+    if n == 0:
+        raise ValueError(f"The {what} loader yielded no images; check its dataset (and "
+                         "drop_last with fewer images than batch_size).")
+    loss = total_loss.item() / n
+    if loss != loss or loss in (float("inf"), float("-inf")):
+        raise FloatingPointError(f"The {what} loss is {loss}: training diverged. "
+                                 "Try a lower learning rate (cfg.lr) or grad_clip.")
+    return {"loss": loss, "acc": correct.item() / n}
+
+
+def train_one_epoch(model: nn.Module, loader: Iterable, loss_fn: nn.Module,
+                    optimizer: torch.optim.Optimizer, device: torch.device | str, *,
+                    scaler: torch.amp.GradScaler | None = None, amp: bool = False,
+                    amp_dtype: torch.dtype = torch.float16, grad_clip: float | None = None,
+                    progress: bool = True, desc: str = "train") -> dict[str, float]:
+    """One pass over loader with weight updates. Returns mean loss per image and accuracy."""
+    model.train()
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    n = 0
+    bar = tqdm(loader, desc=desc, leave=False, disable=not progress)
+    for i, (images, labels) in enumerate(bar, start=1):
+        images = images.to(device, non_blocking=True)
+        labels = labels.to(device, non_blocking=True)
+        with autocast_context(device, amp, amp_dtype):
+            logits = model(images)
+            loss = loss_fn(logits, labels)
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            if grad_clip is not None:
+                scaler.unscale_(optimizer)
+                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            if grad_clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            optimizer.step()
+        total_loss += loss.detach().float() * labels.size(0)
+        correct += (logits.detach().argmax(1) == labels).sum()
+        n += labels.size(0)
+        if progress and i % POSTFIX_EVERY == 0:
+            bar.set_postfix(loss=f"{total_loss.item() / n:.4f}", acc=f"{correct.item() / n:.2%}")
+    return _finish(total_loss, correct, n, "training")
+
+
+def evaluate(model: nn.Module, loader: Iterable, loss_fn: nn.Module,
+             device: torch.device | str, *, amp: bool = False,
+             amp_dtype: torch.dtype = torch.float16) -> dict[str, float]:
+    """Mean loss per image and accuracy on loader, in eval mode under inference_mode."""
+    model.eval()
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    n = 0
+    with torch.inference_mode():
+        for images, labels in loader:
+            images = images.to(device, non_blocking=True)
+            labels = labels.to(device, non_blocking=True)
+            with autocast_context(device, amp, amp_dtype):
+                logits = model(images)
+                loss = loss_fn(logits, labels)
+            total_loss += loss.float() * labels.size(0)
+            correct += (logits.argmax(1) == labels).sum()
+            n += labels.size(0)
+    return _finish(total_loss, correct, n, "validation")
+
+
+def format_epoch_line(row: Mapping[str, Any], num_epochs: int) -> str:
+    """The report's per-epoch line, with lr and time appended."""
+    return (f"Epoch [{row['epoch']}/{num_epochs}], Train Loss: {row['train_loss']:.4f}, "
+            f"Train Acc: {row['train_acc']:.2%}, Valid Loss: {row['val_loss']:.4f}, "
+            f"Valid Acc: {row['val_acc']:.2%}, LR: {row['lr']:.2e}, Time: {row['seconds']:.1f}s")
+
+
+def _check_loaders(loaders: Mapping[str, Any]) -> None:
+    if not isinstance(loaders, Mapping) or not {"train", "val"} <= set(loaders):
+        got = sorted(loaders) if isinstance(loaders, Mapping) else type(loaders).__name__
+        raise ValueError(f"fit() needs loaders={{'train': ..., 'val': ...}} (what "
+                         f"make_loaders() returns); got {got}.")
+    for split in ("train", "val"):
+        with contextlib.suppress(TypeError):  # loaders without len() are checked later
+            if len(loaders[split]) == 0:
+                raise ValueError(f"loaders[{split!r}] is empty (no batches): check the split "
+                                 "and drop_last with fewer images than batch_size.")
+
+
+def _score(row: Mapping[str, float], monitor: str) -> tuple[float, float]:
+    """Higher is better: val_acc with lower val_loss breaking ties, or the reverse."""
+    if monitor == "val_acc":
+        return (row["val_acc"], -row["val_loss"])
+    return (-row["val_loss"], row["val_acc"])
+
+
+def _run_epoch(model, loaders, loss_fn, optimizer, device, cfg, epoch, scaler, progress) -> dict:
+    start = time.perf_counter()
+    lr = optimizer.param_groups[0]["lr"]
+    use_amp = cfg.amp and torch.device(device).type == "cuda"
+    amp_dtype = getattr(torch, cfg.amp_dtype)
+    try:
+        train = train_one_epoch(model, loaders["train"], loss_fn, optimizer, device,
+                                scaler=scaler, amp=use_amp, amp_dtype=amp_dtype,
+                                grad_clip=cfg.grad_clip, progress=progress,
+                                desc=f"Epoch {epoch}/{cfg.num_epochs}")
+        val = evaluate(model, loaders["val"], loss_fn, device, amp=use_amp, amp_dtype=amp_dtype)
+    except FloatingPointError as err:
+        raise FloatingPointError(f"Epoch {epoch}: {err} (lr was {lr:g})") from err
+    return {"epoch": epoch, "train_loss": train["loss"], "train_acc": train["acc"],
+            "val_loss": val["loss"], "val_acc": val["acc"], "lr": lr,
+            "seconds": time.perf_counter() - start}
+
+
+def fit(model: nn.Module, loaders: Mapping[str, Any], cfg: TrainConfig, *,
+        checkpoint_dir: str | Path | None = None, resume: bool = False,
+        device: torch.device | str | None = None, optimizer: torch.optim.Optimizer | None = None,
+        scheduler: Any = None, loss_fn: nn.Module | None = None,
+        progress: bool = True) -> History:
+    """Train for cfg.num_epochs; return the history and leave the best weights in the model.
+
+    Best epoch: highest val_acc, ties broken by lower val_loss (cfg.monitor="val_loss" for
+    the reverse); early stopping after cfg.patience epochs without a better one.
+    checkpoint_dir: after every epoch DIR/last.pt is written (model, optimizer, scheduler,
+    scaler, RNG states, history, config, best weights); on Colab put it on the mounted Drive
+    (e.g. "/content/drive/MyDrive/fakeface/model1") so a dropped session can resume=True.
+    The optimizer defaults to make_optimizer(model, cfg), the loss to CrossEntropyLoss.
+    """
+    _check_loaders(loaders)
+    if resume and checkpoint_dir is None:
+        raise ValueError("resume=True needs the checkpoint_dir of the run to continue.")
+    device = torch.device(device) if device is not None else get_device()
+    seed_everything(cfg.seed)
+    model.to(device)
+    optimizer = optimizer if optimizer is not None else make_optimizer(model, cfg)
+    scheduler = scheduler if scheduler is not None else make_scheduler(optimizer, cfg)
+    loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss(
+        label_smoothing=cfg.label_smoothing)
+    fp16 = cfg.amp and device.type == "cuda" and cfg.amp_dtype == "float16"
+    scaler = torch.amp.GradScaler("cuda") if fp16 else None
+    generator = getattr(loaders["train"], "generator", None)
+    objects = dict(model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
+                   generator=generator)
+    history, best_state = History(), checkpoints.cpu_state_dict(model)
+    ckpt_path = Path(checkpoint_dir) / checkpoints.CHECKPOINT_NAME if checkpoint_dir else None
+    if resume:
+        history, best_state = _resume(ckpt_path, cfg, objects, history, best_state)
+    for epoch in range(len(history) + 1, cfg.num_epochs + 1):
+        if history.stopped_early:
+            break
+        row = _run_epoch(model, loaders, loss_fn, optimizer, device, cfg, epoch, scaler, progress)
+        history.append(row)
+        if scheduler is not None:
+            scheduler.step()
+        best_row = history[history.best_epoch - 1] if history.best_epoch else None
+        improved = best_row is None or _score(row, cfg.monitor) > _score(best_row, cfg.monitor)
+        if improved:
+            history.best_epoch, best_state = epoch, checkpoints.cpu_state_dict(model)
+        print(format_epoch_line(row, cfg.num_epochs) + ("  (best)" if improved else ""))
+        history.stopped_early = (cfg.patience is not None and epoch < cfg.num_epochs
+                                 and epoch - history.best_epoch >= cfg.patience)
+        if ckpt_path is not None:
+            checkpoints.save_checkpoint(checkpoints.training_state(
+                epoch=epoch, history=history, config=cfg.to_dict(), best_epoch=history.best_epoch,
+                best_state=best_state, stopped_early=history.stopped_early, **objects), ckpt_path)
+        if history.stopped_early:
+            print(f"Early stopping: no better {cfg.monitor} for {cfg.patience} epochs "
+                  f"(best epoch {history.best_epoch}).")
+    model.load_state_dict(best_state)
+    return history
+
+
+def _resume(ckpt_path: Path, cfg: TrainConfig, objects: dict, history: History,
+            best_state: dict) -> tuple[History, dict]:
+    """Restore a run from ckpt_path if it exists (printing one line); else start afresh."""
+    if not ckpt_path.is_file():
+        print(f"No checkpoint at {ckpt_path}: starting from epoch 1.")
+        return history, best_state
+    ckpt = checkpoints.load_checkpoint(ckpt_path)
+    changed = sorted(k for k, v in cfg.to_dict().items()
+                     if ckpt["config"].get(k) != v and k not in ("num_epochs", "patience"))
+    if changed:
+        print(f"Warning: the config differs from the checkpoint's in {changed}.")
+    best_state = checkpoints.restore_training_state(ckpt, **objects)
+    history = History(ckpt["history"], best_epoch=ckpt["best_epoch"],
+                      stopped_early=ckpt["stopped_early"])
+    print(f"Resuming from epoch {ckpt['epoch']} of {cfg.num_epochs} ({ckpt_path}).")
+    return history, best_state

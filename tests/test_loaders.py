@@ -1,0 +1,218 @@
+"""Tests for fakeface_lib.loaders: the uint8 cache, FaceDataset and make_loaders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+from fakeface_lib.data import index_dataset, split_dataset
+from fakeface_lib.loaders import (
+    FaceDataset,
+    ImageReadError,
+    denormalize,
+    load_image,
+    make_loaders,
+)
+from fakeface_lib.transforms import IMAGENET_MEAN, IMAGENET_STD
+
+SIZE = 32
+N_REAL, N_FAKE = 14, 12
+
+
+def scene(seed: int, size: int = 48) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)
+    return Image.fromarray(small).resize((size, size), Image.BICUBIC)
+
+
+@pytest.fixture
+def dataset_root(tmp_path: Path) -> Path:
+    root = tmp_path / "faces"
+    (root / "training_real").mkdir(parents=True)
+    (root / "training_fake").mkdir()
+    for i in range(1, N_REAL + 1):
+        scene(i).save(root / "training_real" / f"real_{i:05d}.jpg")
+    for i in range(1, N_FAKE + 1):
+        difficulty = ("easy", "mid", "hard")[i % 3]
+        scene(100 + i).save(root / "training_fake" / f"{difficulty}_{i}_1010.jpg")
+    return root
+
+
+@pytest.fixture
+def split_df(dataset_root: Path) -> pd.DataFrame:
+    return split_dataset(index_dataset(dataset_root), fractions=(0.5, 0.25, 0.25), seed=0)
+
+
+def batches(loader) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    return [(images.clone(), labels.clone()) for images, labels in loader]
+
+
+def same_batches(a, b) -> bool:
+    return len(a) == len(b) and all(torch.equal(x, y) and torch.equal(u, v)
+                                    for (x, u), (y, v) in zip(a, b))
+
+
+def test_batches_shapes_dtypes_and_range(split_df):
+    loaders = make_loaders(split_df, batch_size=4, image_size=SIZE)
+    assert set(loaders) == {"train", "val", "test"}
+    for name, loader in loaders.items():
+        n = 0
+        for images, labels in loader:
+            assert images.dtype == torch.float32 and labels.dtype == torch.int64
+            assert images.shape[1:] == (3, SIZE, SIZE) and images.shape[0] == labels.shape[0] <= 4
+            assert images.min() >= -1 and images.max() <= 1 and images.min() < -0.5
+            assert set(labels.tolist()) <= {0, 1}
+            n += len(labels)
+        assert n == (split_df["split"] == name).sum()
+
+
+def test_cache_holds_uint8_at_s_s_3_bytes_per_image(split_df):
+    loaders = make_loaders(split_df, batch_size=4, image_size=SIZE)
+    total = 0
+    for loader in loaders.values():
+        dataset = loader.dataset
+        assert dataset.images.dtype == torch.uint8 and dataset.images.is_contiguous()
+        assert dataset.images.shape == (len(dataset), 3, SIZE, SIZE)
+        assert dataset.cache_nbytes == len(dataset) * SIZE * SIZE * 3
+        total += dataset.cache_nbytes
+    assert total == len(split_df) * SIZE * SIZE * 3
+
+
+def test_cached_epochs_never_touch_the_disk(split_df):
+    loaders = make_loaders(split_df, batch_size=4, image_size=SIZE)
+    before = batches(loaders["val"])
+    for path in split_df["path"]:
+        Path(path).unlink()
+    assert same_batches(batches(loaders["val"]), before)
+    n_train = sum(len(labels) for _, labels in loaders["train"])
+    assert n_train == (split_df["split"] == "train").sum()
+
+
+def test_same_seed_same_order_other_seed_other_order(split_df):
+    first = batches(make_loaders(split_df, batch_size=4, image_size=SIZE, seed=5)["train"])
+    again = batches(make_loaders(split_df, batch_size=4, image_size=SIZE, seed=5)["train"])
+    other = batches(make_loaders(split_df, batch_size=4, image_size=SIZE, seed=6)["train"])
+    assert same_batches(first, again)
+    assert not same_batches(first, other)
+    loaders = make_loaders(split_df, batch_size=4, image_size=SIZE, seed=5)
+    assert not same_batches(batches(loaders["train"]), batches(loaders["train"]))  # reshuffled
+
+
+def test_eval_loaders_are_deterministic_and_in_frame_order(split_df):
+    loaders = make_loaders(split_df, batch_size=4, image_size=SIZE)
+    val = loaders["val"]
+    assert same_batches(batches(val), batches(val))
+    frame = val.dataset.frame
+    assert frame.index.tolist() == list(range(len(frame)))
+    expected = split_df[split_df["split"] == "val"]["filename"].tolist()
+    assert frame["filename"].tolist() == expected
+    labels = torch.cat([labels for _, labels in val])
+    assert labels.tolist() == frame["label"].tolist()
+    first = load_image(frame["path"].iloc[0], SIZE)
+    assert torch.allclose(next(iter(val))[0][0], first.float() / 255 * 2 - 1, atol=1e-6)
+
+
+def test_augment_applies_to_train_only(split_df):
+    plain = make_loaders(split_df, batch_size=4, image_size=SIZE, seed=1)
+    marked = make_loaders(split_df, batch_size=4, image_size=SIZE, seed=1,
+                          augment=lambda image: torch.full((3, SIZE, SIZE), 7.0))
+    assert all((images == 7).all() for images, _ in marked["train"])
+    for name in ("val", "test"):
+        assert same_batches(batches(marked[name]), batches(plain[name]))
+    torch.manual_seed(0)
+    report = make_loaders(split_df, batch_size=4, image_size=SIZE, seed=1, augment="report")
+    augmented = torch.cat([images for images, _ in report["train"]])
+    unaugmented = torch.cat([images for images, _ in plain["train"]])
+    assert augmented.shape == unaugmented.shape and not torch.allclose(augmented, unaugmented)
+    assert same_batches(batches(report["val"]), batches(plain["val"]))
+
+
+def test_imagenet_statistics_and_denormalize(split_df):
+    loaders = make_loaders(split_df, batch_size=4, image_size=SIZE,
+                           mean=IMAGENET_MEAN, std=IMAGENET_STD, augment="mild")
+    images, _ = next(iter(loaders["val"]))
+    raw = loaders["val"].dataset.images[: len(images)].float() / 255
+    assert torch.allclose(denormalize(images, IMAGENET_MEAN, IMAGENET_STD), raw, atol=1e-5)
+
+
+def test_uncached_matches_cached(split_df):
+    cached = make_loaders(split_df, batch_size=4, image_size=SIZE)
+    uncached = make_loaders(split_df, batch_size=4, image_size=SIZE, cache=False)
+    assert uncached["test"].dataset.images is None and uncached["test"].dataset.cache_nbytes == 0
+    assert same_batches(batches(cached["test"]), batches(uncached["test"]))
+    assert same_batches(batches(cached["train"]), batches(uncached["train"]))
+
+
+def test_worker_processes_give_the_same_batches(split_df):
+    single = batches(make_loaders(split_df, batch_size=4, image_size=SIZE, seed=3)["train"])
+    workers = make_loaders(split_df, batch_size=4, image_size=SIZE, seed=3, num_workers=1)
+    assert same_batches(batches(workers["train"]), single)
+
+
+def test_file_broken_after_indexing_is_named(split_df):
+    broken = Path(split_df["path"].iloc[3])
+    broken.write_bytes(broken.read_bytes()[:40])
+    with pytest.raises(ImageReadError, match=broken.name) as error:
+        make_loaders(split_df, batch_size=4, image_size=SIZE)
+    assert "index_dataset" in str(error.value)
+    loaders = make_loaders(split_df, batch_size=4, image_size=SIZE, cache=False)
+    name = split_df["split"].iloc[3]
+    with pytest.raises(ImageReadError, match=broken.name):
+        batches(loaders[name])
+
+
+def test_odd_modes_load_as_rgb(tmp_path):
+    base = scene(1, 40)
+    cases = {"gray.jpg": ("L", "JPEG"), "alpha.png": ("RGBA", "PNG"), "cmyk.jpg": ("CMYK", "JPEG"),
+             "pal.png": ("P", "PNG"), "png_named.jpg": ("RGB", "PNG")}
+    for name, (mode, fmt) in cases.items():
+        base.convert(mode).save(tmp_path / name, format=fmt)
+        image = load_image(tmp_path / name, 16)
+        assert image.shape == (3, 16, 16) and image.dtype == torch.uint8
+    gray = load_image(tmp_path / "gray.jpg", 16)
+    assert torch.equal(gray[0], gray[1]) and torch.equal(gray[1], gray[2])
+
+
+def test_draft_decode_is_close_to_a_full_decode(tmp_path):
+    scene(7, 256).save(tmp_path / "big.jpg", quality=95)
+    fast = load_image(tmp_path / "big.jpg", SIZE).float()
+    with Image.open(tmp_path / "big.jpg") as img:
+        full = np.asarray(img.convert("RGB").resize((SIZE, SIZE), Image.Resampling.BILINEAR))
+    full = torch.from_numpy(full.copy()).permute(2, 0, 1).float()
+    assert (fast - full).abs().mean() < 3  # grey levels out of 255
+
+
+def test_dataset_without_transform_returns_uint8(split_df):
+    dataset = FaceDataset(split_df, image_size=SIZE)
+    image, label = dataset[0]
+    assert image.dtype == torch.uint8 and image.shape == (3, SIZE, SIZE)
+    assert label == int(split_df["label"].iloc[0])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"batch_size": 0}, "batch_size must be an int >= 1"),
+    ({"image_size": 4}, "image_size must be an int >= 8"),
+    ({"num_workers": -1}, "num_workers"),
+    ({"augment": "strong"}, "'report', 'mild'"),
+    ({"augment": 3}, "callable"),
+    ({"mean": (0.5,)}, "3 each"),
+])
+def test_bad_arguments_are_explained(split_df, kwargs, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        make_loaders(split_df, **{"image_size": SIZE, **kwargs})
+
+
+def test_bad_split_frames_are_explained(split_df):
+    with pytest.raises(KeyError, match="split_dataset"):
+        make_loaders(split_df.drop(columns="split"))
+    no_test = split_df.assign(split=split_df["split"].replace("test", "val"))
+    with pytest.raises(ValueError, match=r"\['test'\].*fractions"):
+        make_loaders(no_test)
+    odd = split_df.assign(split="holdout")
+    with pytest.raises(ValueError, match="holdout"):
+        make_loaders(odd)

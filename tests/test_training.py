@@ -1,0 +1,236 @@
+"""Training: epoch functions, fit() (overfitting, seeds, early stopping, errors) and resume."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from fakeface_lib.checkpoints import load_checkpoint, load_model_weights
+from fakeface_lib.config import TrainConfig
+from fakeface_lib.training import (
+    autocast_context, evaluate, fit, format_epoch_line, make_optimizer, make_scheduler,
+    train_one_epoch,
+)
+
+CPU = torch.device("cpu")
+
+
+class TinyNet(nn.Module):
+    """A few hundred parameters, with batch norm and dropout (global-RNG) like the real ones."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4),
+                                      nn.ReLU(), nn.AdaptiveAvgPool2d(2))
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(0.3), nn.Linear(16, 2))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(images))
+
+
+def tensors(n: int, seed: int) -> TensorDataset:
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n) % 2
+    images = torch.randn(n, 3, 8, 8, generator=g) + 0.7 * labels.view(-1, 1, 1, 1)
+    return TensorDataset(images, labels)
+
+
+def loaders(n_train: int = 32, n_val: int = 16, batch_size: int = 8) -> dict[str, DataLoader]:
+    """Like make_loaders: train shuffled by its own seeded generator, val in order."""
+    return {
+        "train": DataLoader(tensors(n_train, 1), batch_size=batch_size, shuffle=True,
+                            generator=torch.Generator().manual_seed(0)),
+        "val": DataLoader(tensors(n_val, 2), batch_size=batch_size),
+    }
+
+
+def fresh_model(seed: int = 0) -> TinyNet:
+    torch.manual_seed(seed)
+    return TinyNet()
+
+
+CFG = TrainConfig(num_epochs=3, lr=0.05, scheduler="step", step_size=1, gamma=0.5, seed=7)
+
+
+def without_seconds(history: list[dict]) -> list[dict]:
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
+
+
+def test_make_optimizer_and_scheduler():
+    model = TinyNet()
+    assert isinstance(make_optimizer(model, TrainConfig()), torch.optim.Adam)
+    sgd = make_optimizer(model, TrainConfig(optimizer="sgd", momentum=0.8, lr=0.01))
+    assert isinstance(sgd, torch.optim.SGD) and sgd.param_groups[0]["momentum"] == 0.8
+    ada = make_optimizer(model, TrainConfig(optimizer="adadelta", lr=0.1))
+    assert isinstance(ada, torch.optim.Adadelta) and ada.param_groups[0]["lr"] == 0.1
+    groups = [{"params": model.features.parameters(), "lr": 1e-4},
+              {"params": model.classifier.parameters()}]
+    adam = make_optimizer(groups, TrainConfig(lr=1e-3))
+    assert [g["lr"] for g in adam.param_groups] == [1e-4, 1e-3]
+    assert make_scheduler(adam, TrainConfig()) is None
+    step = make_scheduler(adam, TrainConfig(scheduler="step", step_size=2, gamma=0.5))
+    assert isinstance(step, torch.optim.lr_scheduler.StepLR) and step.step_size == 2
+
+
+def test_autocast_is_a_no_op_off_cuda():
+    with autocast_context(CPU, amp=True):
+        out = torch.ones(2, 2) @ torch.ones(2, 2)
+    assert out.dtype == torch.float32
+
+
+def test_evaluate_averages_the_loss_per_image():
+    data = tensors(10, 3)
+    model = fresh_model().eval()
+    loss_fn = nn.CrossEntropyLoss()
+    result = evaluate(model, DataLoader(data, batch_size=4), loss_fn, CPU)  # batches 4, 4, 2
+    with torch.no_grad():
+        logits = model(data.tensors[0])
+    assert result["loss"] == pytest.approx(loss_fn(logits, data.tensors[1]).item(), rel=1e-5)
+    assert result["acc"] == pytest.approx((logits.argmax(1) == data.tensors[1]).float().mean().item())
+    assert not model.training
+
+
+def test_grad_clip_bounds_the_update():
+    model = fresh_model()
+    before = torch.cat([p.detach().flatten() for p in model.parameters()]).clone()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    one_batch = DataLoader(tensors(8, 4), batch_size=8)
+    train_one_epoch(model, one_batch, nn.CrossEntropyLoss(), optimizer, CPU, grad_clip=1e-3,
+                    amp=True, progress=False)
+    after = torch.cat([p.detach().flatten() for p in model.parameters()])
+    assert 0 < (after - before).norm() <= 1e-3 + 1e-6
+
+
+def test_empty_loader_is_a_clear_error():
+    empty = DataLoader(TensorDataset(torch.zeros(0, 3, 8, 8), torch.zeros(0, dtype=torch.long)))
+    model = TinyNet()
+    with pytest.raises(ValueError, match="no images"):
+        train_one_epoch(model, empty, nn.CrossEntropyLoss(), make_optimizer(model, CFG), CPU,
+                        progress=False)
+    with pytest.raises(ValueError, match="empty"):
+        fit(model, {"train": empty, "val": empty}, CFG, device=CPU, progress=False)
+
+
+def test_fit_needs_train_and_val_loaders():
+    with pytest.raises(ValueError, match="'val'"):
+        fit(TinyNet(), {"train": loaders()["train"]}, CFG, device=CPU, progress=False)
+    with pytest.raises(ValueError, match="checkpoint_dir"):
+        fit(TinyNet(), loaders(), CFG, device=CPU, resume=True, progress=False)
+
+
+def test_tiny_model_overfits_eight_images(capsys):
+    g = torch.Generator().manual_seed(5)
+    noise = TensorDataset(torch.randn(8, 3, 8, 8, generator=g), torch.arange(8) % 2)
+    data = {"train": DataLoader(noise, batch_size=4, shuffle=True,
+                                generator=torch.Generator().manual_seed(0)),
+            "val": DataLoader(noise, batch_size=8)}  # labels are noise: it must memorise
+    model = fresh_model()
+    history = fit(model, data, TrainConfig(num_epochs=20, lr=0.05, seed=0), device=CPU,
+                  progress=False)
+    assert len(history) == 20
+    assert history[-1]["train_loss"] < 0.3 * history[0]["train_loss"]
+    assert history[-1]["val_loss"] < 0.2 * history[0]["val_loss"]
+    assert evaluate(model, data["val"], nn.CrossEntropyLoss(), CPU)["acc"] == 1.0
+    assert set(history[0]) == {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
+                               "seconds"}
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 20
+    pattern = (r"^Epoch \[1/20\], Train Loss: \d\.\d{4}, Train Acc: \d+\.\d\d%, "
+               r"Valid Loss: \d\.\d{4}, Valid Acc: \d+\.\d\d%, LR: ")
+    assert re.match(pattern, lines[0]), lines[0]
+
+
+def test_fit_leaves_the_best_weights_in_the_model():
+    model = fresh_model()
+    history = fit(model, loaders(), CFG, device=CPU, progress=False)
+    best = max(history, key=lambda r: (r["val_acc"], -r["val_loss"]))
+    assert history.best_epoch == best["epoch"]
+    again = evaluate(model, loaders()["val"], nn.CrossEntropyLoss(), CPU)
+    assert again["loss"] == pytest.approx(best["val_loss"], rel=1e-5)
+    assert [row["lr"] for row in history] == pytest.approx([0.05, 0.025, 0.0125])
+
+
+def test_same_seed_same_history_other_seed_differs():
+    first = fit(fresh_model(), loaders(), CFG, device=CPU, progress=False)
+    second = fit(fresh_model(), loaders(), CFG, device=CPU, progress=False)
+    other = fit(fresh_model(), loaders(), dataclasses.replace(CFG, seed=8), device=CPU,
+                progress=False)
+    assert without_seconds(first) == without_seconds(second)
+    assert without_seconds(first) != without_seconds(other)
+
+
+def test_resume_after_two_epochs_equals_an_uninterrupted_run(tmp_path, capsys):
+    straight = fresh_model()
+    history = fit(straight, loaders(), CFG, device=CPU, progress=False,
+                  checkpoint_dir=tmp_path / "straight")
+    two = dataclasses.replace(CFG, num_epochs=2)
+    fit(fresh_model(), loaders(), two, device=CPU, progress=False, checkpoint_dir=tmp_path / "cut")
+    capsys.readouterr()
+    resumed = fresh_model(seed=99)  # whatever it holds is replaced by the checkpoint
+    history_resumed = fit(resumed, loaders(), CFG, device=CPU, progress=False, resume=True,
+                          checkpoint_dir=tmp_path / "cut")
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("Resuming from epoch 2 of 3")
+    assert len(out) == 2 and out[1].startswith("Epoch [3/3]")
+    assert without_seconds(history_resumed) == without_seconds(history)
+    assert history_resumed.best_epoch == history.best_epoch
+    for name, tensor in straight.state_dict().items():
+        assert torch.equal(tensor, resumed.state_dict()[name]), name
+    last_a, last_b = load_checkpoint(tmp_path / "straight"), load_checkpoint(tmp_path / "cut")
+    for name, tensor in last_a["model"].items():
+        assert torch.equal(tensor, last_b["model"][name]), name
+
+
+def test_checkpoint_loads_with_weights_only(tmp_path):
+    model = fresh_model()
+    cfg = dataclasses.replace(CFG, optimizer="sgd")
+    history = fit(model, loaders(), cfg, device=CPU, progress=False, checkpoint_dir=tmp_path)
+    ckpt = torch.load(tmp_path / "last.pt", weights_only=True)
+    assert ckpt["epoch"] == 3 and ckpt["config"] == cfg.to_dict()
+    assert without_seconds(ckpt["history"]) == without_seconds(history)
+    assert ckpt["best_epoch"] == history.best_epoch
+    assert {"torch", "numpy", "python", "loader_generator"} <= set(ckpt["rng"])
+    assert ckpt["scheduler"]["last_epoch"] == 3
+    assert not list(tmp_path.glob("*.tmp"))
+    reloaded = load_model_weights(TinyNet(), tmp_path, which="best")
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, reloaded.state_dict()[name]), name
+
+
+def test_resume_of_a_finished_run_trains_nothing(tmp_path, capsys):
+    fit(fresh_model(), loaders(), CFG, device=CPU, progress=False, checkpoint_dir=tmp_path)
+    capsys.readouterr()
+    history = fit(fresh_model(), loaders(), CFG, device=CPU, progress=False,
+                  checkpoint_dir=tmp_path, resume=True)
+    assert len(history) == 3
+    assert capsys.readouterr().out.splitlines() == [
+        f"Resuming from epoch 3 of 3 ({tmp_path / 'last.pt'})."]
+
+
+def test_early_stopping_stops(capsys):
+    model = fresh_model()
+    frozen = torch.optim.SGD(model.parameters(), lr=0.0)  # nothing improves after epoch 1
+    cfg = dataclasses.replace(CFG, num_epochs=10, patience=2)
+    history = fit(model, loaders(), cfg, device=CPU, optimizer=frozen, progress=False)
+    assert len(history) == 3 and history.best_epoch == 1 and history.stopped_early
+    assert "Early stopping" in capsys.readouterr().out
+
+
+def test_nan_loss_stops_with_a_clear_error():
+    model = fresh_model()
+    with torch.no_grad():
+        model.classifier[-1].bias.fill_(float("nan"))
+    with pytest.raises(FloatingPointError, match=r"Epoch 1: .*lower learning rate"):
+        fit(model, loaders(), CFG, device=CPU, progress=False)
+
+
+def test_format_epoch_line_matches_the_report():
+    row = {"epoch": 1, "train_loss": 0.9628, "train_acc": 0.519, "val_loss": 0.69,
+           "val_acc": 0.5317, "lr": 1e-3, "seconds": 2.04}
+    assert format_epoch_line(row, 10).startswith(
+        "Epoch [1/10], Train Loss: 0.9628, Train Acc: 51.90%, Valid Loss: 0.6900, Valid Acc: 53.17%")

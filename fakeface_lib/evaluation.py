@@ -23,11 +23,12 @@ POSITIVE_CLASS = CLASS_NAMES[FAKE]
 
 
 @torch.inference_mode()
-def predict(model: nn.Module, loader: Iterable, device: torch.device | str | None = None) -> pd.DataFrame:
-    """One row per image: the dataset's ``.frame`` columns (if any) + label, prob_fake,
-    prob_real, pred, correct.
+def predict(model: nn.Module, loader: Iterable,
+            device: torch.device | str | None = None) -> pd.DataFrame:
+    """Predictions for every image of an unshuffled loader, one row each.
 
-    The loader must not shuffle: rows are joined to ``loader.dataset.frame`` by position
+    Columns: the dataset's ``.frame`` columns (if it has one: path, filename, difficulty,
+    regions...), then label, prob_fake, prob_real, pred, correct. The loader must not shuffle: rows are joined to ``loader.dataset.frame`` by position
     (make_loaders' val/test loaders keep frame order). Positive class: training_fake (0).
     """
     sampler = getattr(loader, "sampler", None)
@@ -74,8 +75,10 @@ def _y_true_fake(preds: pd.DataFrame) -> np.ndarray:
 
 
 def roc_auc(preds: pd.DataFrame) -> float:
-    """ROC AUC of prob_fake for the positive class training_fake; NaN (with a warning)
-    when the set holds one class only."""
+    """ROC AUC of prob_fake for the positive class training_fake.
+
+    NaN, with a warning, when the set holds one class only.
+    """
     y_true = _y_true_fake(preds)
     if y_true.min() == y_true.max():
         warnings.warn("ROC AUC is undefined with one class only; returning NaN.", stacklevel=2)
@@ -96,9 +99,12 @@ def majority_baseline(labels: Iterable[int]) -> float:
 
 
 def compute_metrics(preds: pd.DataFrame) -> dict[str, Any]:
-    """Accuracy, balanced accuracy, ROC AUC, precision/recall/F1 of the positive class
-    (training_fake), the classification report (text and dict), the confusion matrix
-    (rows true, columns predicted, order fake, real), the majority baseline and n.
+    """Every test-set metric the notebooks report, as a JSON-able dict.
+
+    Keys: n, positive_class ("training_fake"), accuracy, balanced_accuracy, roc_auc,
+    precision / recall / f1 of the positive class, majority_baseline (accuracy of always
+    guessing this set's most common class), confusion_matrix (rows true, columns
+    predicted, order fake, real), classification_report (text) and report_dict (its dict).
     """
     y_true, y_pred = preds["label"].to_numpy(int), preds["pred"].to_numpy(int)
     labels = [FAKE, REAL]

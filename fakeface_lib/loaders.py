@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, default_collate
 from tqdm.auto import tqdm
 
 from fakeface_lib.splitting import SPLITS
@@ -129,7 +129,26 @@ class FaceDataset(Dataset):
             images = self.images[torch.as_tensor(indices, dtype=torch.long)]
         else:
             images = torch.stack([self._image(index) for index in indices])
-        return list(zip(self.transform(images).unbind(0), (self.labels[i] for i in indices)))
+        labels = [self.labels[i] for i in indices]
+        return StackedSamples(self.transform(images), labels)
+
+
+class StackedSamples(list):
+    """(image, label) samples that also keep their stacked batch, so ``collate`` skips a copy.
+
+    It is a plain list of samples (views into the batch), so any collate function works.
+    """
+
+    def __init__(self, images: torch.Tensor, labels: list[int]):
+        super().__init__(zip(images.unbind(0), labels))
+        self.images, self.labels = images, torch.tensor(labels, dtype=torch.int64)
+
+
+def collate(samples: list) -> tuple[torch.Tensor, torch.Tensor]:
+    """``default_collate``, except that an already stacked batch is passed through as it is."""
+    if isinstance(samples, StackedSamples):
+        return samples.images, samples.labels
+    return default_collate(samples)
 
 
 def _check_int(name: str, value: object, minimum: int) -> None:
@@ -198,6 +217,6 @@ def make_loaders(split_df: pd.DataFrame, batch_size: int = 32, image_size: int =
         generator = torch.Generator().manual_seed(seed) if name == "train" else None
         loaders[name] = DataLoader(
             dataset, batch_size=batch_size, shuffle=name == "train", generator=generator,
-            num_workers=num_workers, persistent_workers=num_workers > 0,
+            collate_fn=collate, num_workers=num_workers, persistent_workers=num_workers > 0,
             pin_memory=torch.cuda.is_available())
     return loaders

@@ -130,7 +130,8 @@ def plot_image_grid(images: Sequence[Any], titles: Sequence[str] | None = None,
     if len(images) == 0:
         raise ValueError("plot_image_grid() got no images.")
     nrows = math.ceil(len(images) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3),
+                             squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < len(images) and images[i] is not None:
@@ -169,7 +170,8 @@ def plot_predictions(preds: pd.DataFrame, images: Any = None, n: int = 16,
             shown.append(item[0] if isinstance(item, tuple) else item)
         pred = int(row["pred"])
         prob = row["prob_fake"] if pred == 0 else row["prob_real"]
-        titles.append(f"true: {SHORT_NAMES[int(row['label'])]}\npred: {SHORT_NAMES[pred]} ({prob:.0%})")
+        true = SHORT_NAMES[int(row["label"])]
+        titles.append(f"true: {true}\npred: {SHORT_NAMES[pred]} ({prob:.0%})")
         colours.append("tab:red" if row["_wrong"] else "tab:green")
     fig = plot_image_grid(shown, titles, ncols=ncols)
     for ax, colour in zip(fig.axes, colours):

@@ -24,7 +24,7 @@ MANIFEST_COLUMNS = ("filename", "class_name", "split")
 CANONICAL_MANIFEST = "real_and_fake_face.csv"
 CANONICAL_SEED = 42
 # pHash distance used to group the canonical manifest's near-duplicates. On the official data
-# many fakes are edits of a real photo that is in the set too; up to 8 bits the groups stay
+# dozens of fakes are edits of a real photo that is in the set too; up to 8 bits the groups stay
 # small (at most 4 images), from 10 on unrelated faces chain into one large group.
 CANONICAL_MAX_DISTANCE = 8
 # canonical_split uses the shipped manifest when the data covers at least this share of it.

@@ -1,7 +1,8 @@
 """Transform presets (torchvision.transforms.v2) for the cached uint8 (3, S, S) images:
 the report's evaluation and augmentation recipes, a milder augmentation, ImageNet statistics.
 
-Every preset ends with ``ToDtype(float32, scale=True)`` and ``Normalize(mean, std)``.
+Every preset checks that its input is uint8 and ends with ``ToDtype(float32, scale=True)``
+and ``Normalize(mean, std)``.
 Differences from the report: its augmentation ran on the 600x600 PIL images *before*
 ``Resize(128)`` and without ``Normalize``; ours runs on the cached 128 px image and then
 normalises. Geometry and colour jitter behave the same at any size, but a blur of fixed
@@ -43,12 +44,31 @@ def _check_stats(mean: Sequence[float], std: Sequence[float]) -> tuple[list[floa
     return mean, std
 
 
+class RequireUint8:
+    """The presets' first step: only uint8 images (as the cache holds) may go in.
+
+    ``ToDtype(scale=True)`` then always makes a new float tensor, so the in-place
+    ``Normalize`` after it (one 4-byte-per-value buffer less per batch) never alters the input.
+    """
+
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        if not isinstance(image, torch.Tensor) or image.dtype != torch.uint8:
+            kind = image.dtype if isinstance(image, torch.Tensor) else type(image).__name__
+            raise TypeError(f"The transform presets take uint8 tensors (3, S, S) or (N, 3, S, S), "
+                            f"as FaceDataset's cache holds, got {kind}. Convert a PIL image "
+                            "with torchvision.transforms.v2.functional.pil_to_tensor first.")
+        return image
+
+    def __repr__(self) -> str:
+        return "RequireUint8()"
+
+
 def _finish(steps: list[Callable], mean: Sequence[float], std: Sequence[float],
             image_size: int | None) -> v2.Compose:
     mean, std = _check_stats(mean, std)
     resize = [] if image_size is None else [v2.Resize((image_size, image_size), antialias=True)]
-    return v2.Compose(resize + steps + [v2.ToDtype(torch.float32, scale=True),
-                                        v2.Normalize(mean=mean, std=std)])
+    return v2.Compose([RequireUint8()] + resize + steps + [
+        v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean=mean, std=std, inplace=True)])
 
 
 def _geometry_and_colour() -> list[Callable]:

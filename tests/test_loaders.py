@@ -9,11 +9,14 @@ import pandas as pd
 import pytest
 import torch
 from PIL import Image
+from torch.utils.data import default_collate
 
 from fakeface_lib.data import index_dataset, split_dataset
 from fakeface_lib.loaders import (
     FaceDataset,
     ImageReadError,
+    StackedSamples,
+    collate,
     denormalize,
     load_image,
     make_loaders,
@@ -185,6 +188,16 @@ def test_draft_decode_is_close_to_a_full_decode(tmp_path):
         full = np.asarray(img.convert("RGB").resize((SIZE, SIZE), Image.Resampling.BILINEAR))
     full = torch.from_numpy(full.copy()).permute(2, 0, 1).float()
     assert (fast - full).abs().mean() < 3  # grey levels out of 255
+
+
+def test_stacked_batches_collate_like_default_collate():
+    images = torch.randn(4, 3, 8, 8)
+    samples = StackedSamples(images, [1, 0, 1, 1])
+    fast, reference = collate(samples), default_collate(list(samples))
+    assert fast[0] is images and torch.equal(fast[0], reference[0])
+    assert torch.equal(fast[1], reference[1]) and fast[1].dtype == torch.int64
+    plain = collate([(images[0], 1), (images[1], 0)])
+    assert plain[0].shape == (2, 3, 8, 8) and plain[1].tolist() == [1, 0]
 
 
 def test_dataset_without_transform_returns_uint8(split_df):

@@ -116,7 +116,7 @@ def test_empty_loader_is_a_clear_error():
         fit(model, {"train": empty, "val": empty}, CFG, device=CPU, progress=False)
 
 
-def test_fit_needs_train_and_val_loaders():
+def test_fit_needs_train_and_valloaders():
     with pytest.raises(ValueError, match="'val'"):
         fit(TinyNet(), {"train": loaders()["train"]}, CFG, device=CPU, progress=False)
     with pytest.raises(ValueError, match="checkpoint_dir"):
@@ -234,3 +234,28 @@ def test_format_epoch_line_matches_the_report():
            "val_acc": 0.5317, "lr": 1e-3, "seconds": 2.04}
     assert format_epoch_line(row, 10).startswith(
         "Epoch [1/10], Train Loss: 0.9628, Train Acc: 51.90%, Valid Loss: 0.6900, Valid Acc: 53.17%")
+
+
+def test_resume_refuses_a_checkpoint_of_another_config(tmp_path):
+    import dataclasses
+
+    data = loaders()
+    cfg = TrainConfig(num_epochs=1, lr=1e-2, seed=0)
+    fit(fresh_model(), data, cfg, checkpoint_dir=tmp_path, progress=False)
+    changed = dataclasses.replace(cfg, lr=1e-3, num_epochs=2)
+    with pytest.raises(ValueError, match=r"lr: 0\.01 -> 0\.001.*resume=False"):
+        fit(fresh_model(), data, changed, checkpoint_dir=tmp_path, resume=True, progress=False)
+
+
+def test_checkpoint_every_writes_only_every_n_epochs_and_the_last(tmp_path, monkeypatch):
+    from fakeface_lib import checkpoints
+
+    saved = []
+    real_save = checkpoints.save_checkpoint
+    monkeypatch.setattr(checkpoints, "save_checkpoint",
+                        lambda state, path: saved.append(state["epoch"]) or real_save(state, path))
+    fit(fresh_model(), loaders(), TrainConfig(num_epochs=5, seed=0), checkpoint_dir=tmp_path,
+        checkpoint_every=2, progress=False)
+    assert saved == [2, 4, 5]
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        fit(fresh_model(), loaders(), TrainConfig(num_epochs=1), checkpoint_every=0, progress=False)

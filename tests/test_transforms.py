@@ -113,6 +113,15 @@ def test_blur_applies_about_half_the_time(face):
     assert 70 < changed < 130
 
 
+def test_presets_take_uint8_only_and_never_alter_their_input(face):
+    kept = face.clone()
+    for preset in (eval_transform(), report_augmentation(), mild_augmentation()):
+        preset(face)
+        with pytest.raises(TypeError, match="uint8"):
+            preset(face.float() / 255)
+    assert torch.equal(face, kept)
+
+
 def test_bad_names_and_statistics():
     with pytest.raises(ValueError, match="'eval', 'report', 'mild'"):
         get_transform("strong")

@@ -20,6 +20,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pandas as pd
 import torch
 from torch import nn
 
@@ -42,6 +43,11 @@ SERIES = {
                        {"augment": "report", "protocol": "leaky"}),
     "model2_2_mild": ("Model 2.2 (mild augmentation)", "model2", MODEL2_2_RECIPE, {"augment": "mild"}),
     "resnet18_scratch": ("ResNet18 from scratch", "resnet18", RESNET_RECIPE, {}),
+    # The leak with the cheaper Model 1 (CPU-sized): same 4 augmented copies, only the split differs.
+    "model1_leaky": ("Model 1, report's leaky protocol", "model1", MODEL1_RECIPE,
+                     {"augment": "report", "protocol": "leaky"}),
+    "model1_copies_by_source": ("Model 1, 4 copies split by source image", "model1", MODEL1_RECIPE,
+                                {"augment": "report", "protocol": "by_source"}),
 }
 # Attempts to push accuracy honestly (issue: resolution, augmentation, schedule, smoothing, TTA).
 ATTEMPTS = {
@@ -75,10 +81,12 @@ class FlipTTA(nn.Module):
 
 def build_loaders(split, opts: dict, seed: int, batch_size: int, workers: int):
     size = opts.get("image_size", 128)
-    if opts.get("protocol") == "leaky":
-        from fakeface_lib.leaky import make_leaky_loaders
+    if opts.get("protocol") in ("leaky", "by_source"):  # leaky: the report's 4 copies, then split
+        from fakeface_lib.leaky import make_leaky_loaders, report_leaky_split
 
-        return make_leaky_loaders(split, batch_size=batch_size, image_size=size, seed=seed,
+        copies = report_leaky_split(split.drop(columns="split"), seed=42,
+                                    group_by_source=opts["protocol"] == "by_source")
+        return make_leaky_loaders(copies, batch_size=batch_size, image_size=size, seed=seed,
                                   num_workers=workers)
     return make_loaders(split, batch_size=batch_size, image_size=size, augment=opts.get("augment"),
                         num_workers=workers, seed=seed, progress=False)
@@ -100,10 +108,10 @@ def run_one(name: str, spec: tuple, split, seed: int, args, device) -> dict:
     preds = predict(scored, loaders["test"], device)
     metrics = compute_metrics(preds)
     leaked = None
-    if opts.get("protocol") == "leaky":
+    if opts.get("protocol") in ("leaky", "by_source"):
         from fakeface_lib.leaky import leaked_fraction
 
-        leaked = leaked_fraction(loaders["test"].dataset.frame, loaders["train"].dataset.frame)
+        leaked = leaked_fraction(pd.concat([loaders[k].dataset.frame for k in ("train", "test")]))
     return {
         "run": name, "title": title, "seed": seed, "epochs": epochs, "image_size": opts.get("image_size", 128),
         "augment": opts.get("augment"), "protocol": opts.get("protocol", "honest"), "tta": bool(opts.get("tta")),

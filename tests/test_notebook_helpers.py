@@ -23,6 +23,12 @@ def test_accuracy_interval_is_the_wilson_interval(k, n):
     assert accuracy_interval(k, n) == pytest.approx(_wilson(k, n), abs=1e-9)
 
 
+def test_accuracy_interval_accepts_numpy_integers():
+    import numpy as np
+
+    assert accuracy_interval(np.int64(116), np.int64(204)) == accuracy_interval(116, 204)
+
+
 def test_accuracy_interval_narrows_with_more_images():
     small, large = accuracy_interval(57, 100), accuracy_interval(570, 1000)
     assert small[0] < large[0] < 0.57 < large[1] < small[1]
@@ -55,7 +61,7 @@ def test_summary_of_the_reports_model1_keeps_the_baseline_inside_the_interval():
 def test_summary_verdicts_above_and_below_the_baseline():
     good = summarize_metrics(_metrics([[90, 10], [10, 90]]), split="val")
     bad = summarize_metrics(_metrics([[10, 100], [60, 40]], auc=float("nan")))
-    assert good.startswith("Val set: 200 images") and "beats guessing" in good
+    assert good.startswith("Val set: 200 images") and "above the baseline: better than" in good
     assert "below the baseline" in bad and "n/a" in bad
     assert "always answering training_fake" in bad  # 110 fakes, 100 reals
 

@@ -16,6 +16,7 @@ import pandas as pd
 import seaborn as sns
 import torch
 from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator
 from matplotlib.figure import Figure
 from PIL import Image
 
@@ -52,6 +53,7 @@ def plot_history(history: Sequence[Mapping[str, float]], axes: Sequence[Axes] | 
         if best_epoch is not None:
             ax.axvline(best_epoch, color="gray", linestyle="--", label=f"best epoch ({best_epoch})")
         ax.set(xlabel="epoch", ylabel=name, title=f"{name} per epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no "epoch 1.5" on short runs
     if baseline is not None:
         axes[1].axhline(baseline, color="red", linestyle=":", label=f"majority ({baseline:.1%})")
     axes[1].yaxis.set_major_formatter(plt.FuncFormatter(lambda y, _: f"{y:.0%}"))

@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
+from torchvision.transforms import v2
 
 from fakeface_lib.loaders import FaceDataset
 from fakeface_lib.splitting import SPLITS, check_fractions
-from fakeface_lib.transforms import REPORT_MEAN, REPORT_STD, get_transform
+from fakeface_lib.transforms import REPORT_MEAN, REPORT_STD, eval_transform, get_transform
 
 REPORT_COPIES = 4  # 2041 images -> 8164 items (6531 train, 816 val, 817 test) in the report
 
@@ -64,7 +65,8 @@ def leaked_fraction(split_frame: pd.DataFrame) -> float:
     """Share of test items whose source image also has a copy in train (0.0: no leak)."""
     missing = [c for c in ("source", "split") if c not in split_frame.columns]
     if missing:
-        raise KeyError(f"leaked_fraction needs column(s) {missing}: pass report_leaky_split()'s output.")
+        raise KeyError(f"leaked_fraction needs column(s) {missing}: pass the output of "
+                       "report_leaky_split().")
     test = split_frame[split_frame["split"] == "test"]
     if test.empty:
         raise ValueError("leaked_fraction: the frame has no test rows.")
@@ -89,25 +91,61 @@ def cache_sources(split_frame: pd.DataFrame, image_size: int = 128) -> torch.Ten
     return images
 
 
-class AugmentedCopies(Dataset):
-    """The rows of a copies frame as (image, label): copy k of image i, a fixed augmentation.
+def _uint8_steps(augment: str | Callable) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A preset's augmentation without its closing ToDtype + Normalize (uint8 in, uint8 out)."""
+    if not isinstance(augment, str):
+        return augment
+    steps = get_transform(augment).transforms
+    if not (isinstance(steps[-2], v2.ToDtype) and isinstance(steps[-1], v2.Normalize)):
+        raise ValueError(f"Preset {augment!r} does not end with ToDtype + Normalize as expected.")
+    return v2.Compose(steps[:-2])
 
-    ``images`` is cache_sources()'s tensor. Each item is ``transform(images[source])`` run
-    under torch's RNG seeded with copy_seed(seed, source, copy), then restored: the same
-    copy is the same picture in every epoch and split, as when the report augmented the
-    whole dataset once before splitting. ``.frame`` keeps the rows for predict().
+
+def make_copies(sources: torch.Tensor, copies: int = REPORT_COPIES,
+                augment: str | Callable = "report", seed: int = 0) -> torch.Tensor:
+    """Every copy drawn once: uint8 (n_sources, copies, 3, S, S); [i, k] is copy k of image i.
+
+    ``augment``: a preset name ("report", "mild") or a transform of uint8 (3, S, S) images
+    returning uint8. Copy k of image i is drawn with torch's RNG seeded by
+    copy_seed(seed, i, k), then the global RNG is restored: the same arguments give the
+    same copies, as when the report augmented the whole dataset once, before splitting.
+    """
+    transform = _uint8_steps(augment)
+    out = torch.empty((len(sources), copies, *sources.shape[1:]), dtype=torch.uint8)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one small image at a time: extra threads only add overhead
+    try:
+        with torch.random.fork_rng(devices=[]):
+            for i, image in enumerate(sources):
+                for k in range(copies):
+                    torch.manual_seed(copy_seed(seed, i, k))
+                    out[i, k] = transform(image)
+    finally:
+        torch.set_num_threads(threads)
+    return out
+
+
+class AugmentedCopies(Dataset):
+    """The rows of a copies frame as (image, label): ``copies[source, copy]``, normalised.
+
+    ``copies`` is make_copies()'s tensor; ``.frame`` keeps the rows, so predict() can join
+    predictions to file names, difficulties and regions.
     """
 
-    def __init__(self, frame: pd.DataFrame, images: torch.Tensor,
-                 transform: Callable[[torch.Tensor], torch.Tensor], seed: int = 0):
+    def __init__(self, frame: pd.DataFrame, copies: torch.Tensor,
+                 mean: Sequence[float] = REPORT_MEAN, std: Sequence[float] = REPORT_STD):
         missing = [c for c in ("source", "copy", "label") if c not in frame.columns]
         if missing:
             raise KeyError(f"AugmentedCopies needs column(s) {missing}: use report_leaky_split().")
-        if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
-            raise ValueError(f"images must be cache_sources()'s uint8 (n, 3, S, S) tensor, got "
-                             f"{images.dtype} {tuple(images.shape)}.")
+        if copies.dtype != torch.uint8 or copies.ndim != 5:
+            raise ValueError(f"copies must be make_copies()'s uint8 (n, copies, 3, S, S) tensor, "
+                             f"got {copies.dtype} {tuple(copies.shape)}.")
         self.frame = frame.reset_index(drop=True)
-        self.images, self.transform, self.seed = images, transform, seed
+        too_many = int(self.frame["copy"].max()) + 1 - copies.shape[1]
+        if too_many > 0 or int(self.frame["source"].max()) >= copies.shape[0]:
+            raise ValueError(f"The frame asks for copies that the tensor of shape "
+                             f"{tuple(copies.shape[:2])} lacks: make the copies from this frame.")
+        self.copies, self.transform = copies, eval_transform(mean, std)
         self.keys = list(zip(self.frame["source"].astype(int), self.frame["copy"].astype(int)))
         self.labels = [int(label) for label in self.frame["label"]]
 
@@ -116,30 +154,27 @@ class AugmentedCopies(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         source, copy = self.keys[index]
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(copy_seed(self.seed, source, copy))
-            image = self.transform(self.images[source])
-        return image, self.labels[index]
+        return self.transform(self.copies[source, copy]), self.labels[index]
 
 
-def make_leaky_loaders(split_frame: pd.DataFrame, images: torch.Tensor | None = None,
+def make_leaky_loaders(split_frame: pd.DataFrame, copies: torch.Tensor | None = None,
                        batch_size: int = 32, image_size: int = 128,
                        augment: str | Callable = "report", seed: int = 0,
                        mean: Sequence[float] = REPORT_MEAN, std: Sequence[float] = REPORT_STD,
                        num_workers: int = 0) -> dict[str, DataLoader]:
     """{"train", "val", "test"} loaders over the augmented copies of report_leaky_split().
 
-    Every split gets augmented copies (``augment``: a preset name or a transform of uint8
-    images), as in the report; train is shuffled with a generator seeded by ``seed``,
-    val/test keep frame order. Pass ``images`` (cache_sources()) to share one cache
-    between runs.
+    Every split gets augmented copies, as in the report. Pass ``copies`` (make_copies of
+    cache_sources) to share them between runs; without it they are made here from
+    ``augment`` and ``seed``. Train is shuffled with a generator seeded by ``seed``;
+    val/test keep frame order.
     """
-    if images is None:
-        images = cache_sources(split_frame, image_size)
-    if images.shape[-1] != image_size:
-        raise ValueError(f"images are {images.shape[-1]} px but image_size={image_size}: "
-                         "build them with cache_sources(frame, image_size).")
-    transform = get_transform(augment, mean, std) if isinstance(augment, str) else augment
+    if copies is None:
+        n_copies = int(split_frame["copy"].max()) + 1
+        copies = make_copies(cache_sources(split_frame, image_size), n_copies, augment, seed)
+    if copies.shape[-1] != image_size:
+        raise ValueError(f"copies are {copies.shape[-1]} px but image_size={image_size}: make them "
+                         "from cache_sources(frame, image_size).")
     loaders = {}
     for name in SPLITS:
         rows = split_frame[(split_frame["split"] == name).to_numpy(dtype=bool)]
@@ -147,7 +182,7 @@ def make_leaky_loaders(split_frame: pd.DataFrame, images: torch.Tensor | None = 
             raise ValueError(f"No copies in split {name!r}; check fractions.")
         generator = torch.Generator().manual_seed(seed) if name == "train" else None
         loaders[name] = DataLoader(
-            AugmentedCopies(rows, images, transform, seed), batch_size=batch_size,
+            AugmentedCopies(rows, copies, mean, std), batch_size=batch_size,
             shuffle=name == "train", generator=generator, num_workers=num_workers,
             persistent_workers=num_workers > 0, pin_memory=torch.cuda.is_available())
     return loaders

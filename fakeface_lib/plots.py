@@ -217,3 +217,42 @@ def plot_bar_counts(frame: pd.DataFrame, by: str = "difficulty", hue: str | None
         ax.bar_label(container)
     ax.set(title=f"Images per {by}" + (f" and {hue}" if hue else ""), ylabel="images")
     return fig
+
+
+CAM_ALPHA = 0.6  # opacity of a Grad-CAM map's hottest pixels; colder ones fade to transparent
+
+
+def plot_gradcam(image: Any, cam: np.ndarray,
+                 boxes: Sequence[tuple[int, int, int, int]] | None = None,
+                 title: str | None = None, ax: Axes | None = None) -> Figure:
+    """A Grad-CAM map (H, W) in [0, 1] over its image, with (x0, y0, x1, y1) boxes outlined.
+
+    The map is drawn in the jet colours with an opacity that grows with its value, so the
+    face stays visible where the network found no evidence.
+
+    image: PIL, uint8 array or (3, H, W) tensor (normalised tensors are rescaled for display);
+    a map of another size than the image is stretched over it. Boxes are in image pixels
+    (e.g. demo.region_boxes(image_size) picked with explain.edited_boxes()).
+    """
+    from matplotlib.patches import Rectangle
+
+    cam = np.asarray(cam, dtype=float)
+    if cam.ndim != 2:
+        raise ValueError(f"cam must be one (H, W) map, got shape {cam.shape}; "
+                         "pass gradcam_maps(...)[i] for image i.")
+    picture = to_display(image)
+    height, width = picture.shape[:2]
+    fig, ax = _figure(ax, (3, 3))
+    extent = (-0.5, width - 0.5, height - 0.5, -0.5)  # pixel edges, as imshow draws the image
+    heat = plt.get_cmap("jet")(np.clip(cam, 0.0, 1.0))
+    heat[..., 3] = CAM_ALPHA * np.clip(cam, 0.0, 1.0)  # cold regions stay see-through
+    ax.imshow(picture, extent=extent)
+    ax.imshow(heat, extent=extent, interpolation="bilinear")
+    for x0, y0, x1, y1 in boxes or []:
+        ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False,
+                               edgecolor="white", linewidth=1.5, linestyle="--"))
+    ax.set(xlim=(extent[0], extent[1]), ylim=(extent[2], extent[3]))
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=9)
+    return fig

@@ -1,4 +1,4 @@
-"""The report's leaky protocol: copies, split sizes, leaked fraction, deterministic copies, loaders."""
+"""The report's leaky protocol: copies, split sizes, leaked fraction, fixed copies, loaders."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import torch
 import fakeface_lib.loaders as loaders_module
 from fakeface_lib.data import index_dataset, split_dataset
 from fakeface_lib.leaky import (AugmentedCopies, cache_sources, copy_seed, leaked_fraction,
-                                make_leaky_loaders, report_leaky_split)
-from fakeface_lib.transforms import report_augmentation
+                                make_copies, make_leaky_loaders, report_leaky_split)
 
 
 def fake_index(n: int) -> pd.DataFrame:
@@ -89,21 +88,31 @@ def test_each_source_is_decoded_once(demo_sources, monkeypatch):
 
 
 def test_copies_are_fixed_and_distinct(demo_sources):
-    frame = report_leaky_split(demo_sources, copies=4)
-    images = cache_sources(frame, image_size=32)
-    first = AugmentedCopies(frame, images, report_augmentation(), seed=7)
-    again = AugmentedCopies(frame.sample(frac=1, random_state=0), images, report_augmentation(), seed=7)
+    sources = cache_sources(report_leaky_split(demo_sources, copies=3), image_size=32)
     torch.manual_seed(0)
     before = torch.rand(1)
     torch.manual_seed(0)
-    x0, label = first[0]
-    assert torch.rand(1) == before, "making a copy must not disturb torch's global RNG"
-    assert torch.equal(x0, first[0][0])  # same copy, same picture, every time
-    k = int(np.flatnonzero((again.frame["source"] == 0) & (again.frame["copy"] == 0))[0])
-    assert torch.equal(x0, again[k][0])  # whatever the row order or the dataset
-    assert label == int(frame.label.iloc[0])
-    assert not torch.equal(first[0][0], first[1][0])  # copy 1 of the same image differs
+    copies = make_copies(sources, copies=3, augment="report", seed=7)
+    assert torch.rand(1) == before, "making copies must not disturb torch's global RNG"
+    assert copies.shape == (len(sources), 3, 3, 32, 32) and copies.dtype == torch.uint8
+    assert torch.equal(copies, make_copies(sources, copies=3, augment="report", seed=7))
+    assert torch.equal(copies[:5], make_copies(sources[:5], copies=3, augment="report", seed=7))
+    assert not torch.equal(copies[0, 0], copies[0, 1]), "copy 1 of an image differs from copy 0"
+    assert not torch.equal(copies, make_copies(sources, copies=3, augment="report", seed=8))
     assert copy_seed(7, 0, 0) != copy_seed(7, 0, 1) and copy_seed(7, 0, 0) == copy_seed(7, 0, 0)
+
+
+def test_dataset_serves_each_copy_normalised(demo_sources):
+    frame = report_leaky_split(demo_sources, copies=2, seed=0)
+    copies = make_copies(cache_sources(frame, image_size=32), copies=2)
+    shuffled = frame.sample(frac=1, random_state=0)
+    dataset = AugmentedCopies(shuffled, copies)
+    image, label = dataset[0]
+    row = shuffled.iloc[0]
+    assert torch.allclose(image, copies[row["source"], row["copy"]].float() / 127.5 - 1, atol=1e-6)
+    assert label == row["label"]
+    with pytest.raises(ValueError, match="lacks"):
+        AugmentedCopies(report_leaky_split(demo_sources, copies=3), copies)
 
 
 def test_leaky_loaders_shapes_and_order(demo_sources):
@@ -119,4 +128,4 @@ def test_leaky_loaders_shapes_and_order(demo_sources):
                                                                 seed=0)["train"]])
     assert torch.equal(order(), order())
     with pytest.raises(ValueError, match="image_size"):
-        make_leaky_loaders(frame, images=cache_sources(frame, 32), image_size=64)
+        make_leaky_loaders(frame, copies=make_copies(cache_sources(frame, 32), 2), image_size=64)

@@ -1,18 +1,14 @@
-"""plot_gradcam: the map lies over its image, boxes are drawn, the given axes are used."""
+"""plot_gradcam: the map lies over its image, hot pixels opaque, boxes drawn, given axes used."""
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from matplotlib.patches import Rectangle
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
-
-from fakeface_lib.plots_explain import plot_gradcam  # noqa: E402
+from fakeface_lib.plots import plot_gradcam
 
 
 def test_map_over_image_with_boxes():
@@ -23,6 +19,9 @@ def test_map_over_image_with_boxes():
     ax = fig.axes[0]
     assert len(ax.images) == 2, "the image, then the heat map"
     assert ax.images[1].get_extent() == ax.images[0].get_extent() == [-0.5, 31.5, 31.5, -0.5]
+    heat = ax.images[1].get_array()
+    assert heat.shape == (8, 8, 4) and heat[0, 0, 3] > 0.5 and heat[1, 1, 3] == 0.0, \
+        "hot pixels opaque, cold ones transparent"
     boxes = [p for p in ax.patches if isinstance(p, Rectangle)]
     assert [(b.get_x(), b.get_y(), b.get_width(), b.get_height()) for b in boxes] == \
         [(-0.5, -0.5, 8, 4), (9.5, 9.5, 10, 10)]

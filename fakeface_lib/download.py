@@ -180,7 +180,7 @@ def _probe(host: str, port: int, timeout: float) -> bool:
     return bool(opened and opened[0])
 
 
-def _is_online(host: str, timeout: float = CONNECT_TIMEOUT_S) -> bool:
+def is_online(host: str, timeout: float = CONNECT_TIMEOUT_S) -> bool:
     """Can we reach ``host`` on port 443 (or the HTTPS proxy when one is configured)?"""
     proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
     if proxy:
@@ -190,7 +190,7 @@ def _is_online(host: str, timeout: float = CONNECT_TIMEOUT_S) -> bool:
 
 
 def _require_online(host: str, service: str) -> None:
-    if not _is_online(host):
+    if not is_online(host):
         raise DatasetDownloadError(
             f"Cannot reach {host} within {CONNECT_TIMEOUT_S:g} s (no internet connection?), so "
             f"the dataset cannot come from {service}. {ALTERNATIVES}")

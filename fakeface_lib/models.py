@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from pathlib import Path
 from collections.abc import Callable
 from urllib.error import URLError
 
@@ -109,6 +110,12 @@ class Model2(_ReportCNN):
 class WeightsUnavailableError(RuntimeError):
     """Pretrained weights could not be downloaded (offline, blocked, corrupt download)."""
 
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"Could not get the ResNet18 weights: {reason}. Connect and retry, or "
+                         "continue without pretraining: build_resnet18(weights=None) "
+                         "(or load_resnet18_or_fallback()).")
+        self.reason = reason
+
 
 def build_resnet18(
     num_classes: int = NUM_CLASSES,
@@ -129,20 +136,30 @@ def build_resnet18(
     model = resnet18(weights=None)
     if weights is not None:
         weights_enum = ResNet18_Weights.verify(weights)
+        _check_weights_reachable(weights_enum.url)
         try:
             state = weights_enum.get_state_dict(progress=progress, check_hash=True)
         except (URLError, OSError, RuntimeError) as err:
-            raise WeightsUnavailableError(
-                f"Could not download the ResNet18 weights {weights_enum} ({err}). Are you "
-                "offline? Connect and retry, or continue without pretraining: "
-                "build_resnet18(weights=None) (or load_resnet18_or_fallback())."
-            ) from err
+            raise WeightsUnavailableError(f"downloading {weights_enum} failed ({err})") from err
         model.load_state_dict(state)
     model.fc = nn.Linear(model.fc.in_features, num_classes)
     if freeze_backbone:
         for name, param in model.named_parameters():
             param.requires_grad = name.startswith("fc.")
     return model
+
+
+def _check_weights_reachable(url: str) -> None:
+    """Fail fast, before torch prints a download line, when the weights are neither cached nor reachable."""
+    from urllib.parse import urlparse
+
+    from .download import is_online
+
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(url).path).name
+    if not cached.is_file() and not is_online(urlparse(url).hostname or ""):
+        raise WeightsUnavailableError(
+            f"{urlparse(url).hostname} cannot be reached and they are not in the torch hub "
+            f"cache ({cached.parent})")
 
 
 def load_resnet18_or_fallback(
@@ -155,7 +172,8 @@ def load_resnet18_or_fallback(
     try:
         return build_resnet18(weights=weights, **kwargs), weights is not None
     except WeightsUnavailableError as err:
-        print(f"Pretrained weights unavailable ({err.__cause__}); using weights=None instead.")
+        print(f"No pretrained weights ({err.reason}): continuing with weights=None, "
+              "random initial weights.")
         return build_resnet18(weights=None, **kwargs), False
 
 

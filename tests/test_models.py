@@ -158,6 +158,7 @@ def offline(monkeypatch):
 
     monkeypatch.setattr(WeightsEnum, "get_state_dict", no_network)
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", no_network)
+    monkeypatch.setattr("fakeface_lib.download.is_online", lambda host: True)  # a DNS failure mid-download
 
 
 def test_resnet18_offline_raises_a_clear_error(offline):
@@ -165,6 +166,14 @@ def test_resnet18_offline_raises_a_clear_error(offline):
         build_resnet18(weights="DEFAULT")
     assert isinstance(err.value, RuntimeError)
     assert isinstance(err.value.__cause__, URLError)
+
+
+def test_resnet18_unreachable_host_fails_before_any_download(monkeypatch, tmp_path, capfd):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))  # nothing cached
+    monkeypatch.setattr("fakeface_lib.download.is_online", lambda host: False)
+    with pytest.raises(WeightsUnavailableError, match="cannot be reached.*weights=None"):
+        build_resnet18(weights="DEFAULT")
+    assert "Downloading" not in capfd.readouterr().err
 
 
 def test_resnet18_fallback_prints_one_line(offline, capsys):

@@ -123,3 +123,20 @@ def summarize_metrics(metrics: dict, split: str = "test") -> str:
         verdict = (f"The baseline lies inside the 95% interval: on accuracy alone, this {split} set "
                    f"cannot tell the model from always answering {majority}.")
     return "\n".join(lines + [verdict])
+
+
+def results_dir(path: str | Path = "results") -> Path:
+    """Where runs save their results: on Colab a relative path goes to Drive.
+
+    Each Colab notebook runs on a machine of its own, so results kept on the local disk
+    would be gone by the time notebook 05 compares them; ``MyDrive/fakeface/<path>`` stays.
+    """
+    path = Path(path)
+    if in_colab() and not path.is_absolute():
+        if not (COLAB_DRIVE / "MyDrive").exists():
+            from google.colab import drive  # type: ignore[import-not-found]
+
+            drive.mount(str(COLAB_DRIVE))
+        path = COLAB_DRIVE / "MyDrive" / "fakeface" / path
+    path.mkdir(parents=True, exist_ok=True)
+    return path

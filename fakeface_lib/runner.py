@@ -64,7 +64,7 @@ def notebook_parameters(path: Path, opts: RunOptions, results_dir: Path) -> dict
         raise NotebookFailed(f"{path.name} has no cell tagged 'parameters'")
     params = {"DATA": opts.data, "SMOKE": opts.smoke, "SEED": opts.seed,
               "RESULTS_DIR": str(results_dir), "DATA_DIR": str(opts.data_dir)}
-    if "EPOCHS" in declared:
+    if "EPOCHS" in declared and not opts.smoke:  # smoke notebooks set their own tiny budget
         default = int(ast.literal_eval(declared["EPOCHS"]["default"]))
         params["EPOCHS"] = scaled_epochs(default, opts.epochs_scale)
     return {k: v for k, v in params.items() if k in declared}

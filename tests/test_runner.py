@@ -36,9 +36,11 @@ def test_scaled_epochs_rejects_bad_scale(scale):
 
 def test_parameters_only_those_declared_and_epochs_scaled(tmp_path):
     nb = _notebook(tmp_path / "01_x.ipynb", "pass")
-    opts = RunOptions(data="demo", smoke=True, epochs_scale=0.1)
+    opts = RunOptions(data="demo", smoke=False, epochs_scale=0.1)
     params = notebook_parameters(nb, opts, tmp_path / "results")
-    assert params == {"DATA": "demo", "SMOKE": True, "EPOCHS": 2}
+    assert params == {"DATA": "demo", "SMOKE": False, "EPOCHS": 2}
+    smoke = notebook_parameters(nb, RunOptions(smoke=True), tmp_path / "results")
+    assert smoke == {"DATA": "demo", "SMOKE": True}, "smoke notebooks choose their own epochs"
 
 
 def test_notebook_without_parameters_cell_is_refused(tmp_path):

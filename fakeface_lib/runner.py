@@ -78,7 +78,9 @@ def execute_one(path: Path, out_dir: Path, params: dict) -> float:
     try:
         pm.execute_notebook(str(path), str(out_dir / path.name), parameters=params,
                             cwd=str(out_dir), kernel_name="python3",
-                            progress_bar=sys.stderr.isatty(), log_output=False)
+                            progress_bar=sys.stderr.isatty(), log_output=False,
+                            # the kernel's own start-up chatter (it talks to us over localhost)
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"])
     except pm.PapermillExecutionError as err:
         raise NotebookFailed(
             f"{path.name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"

@@ -97,7 +97,10 @@ def plot_roc(curves: pd.DataFrame | Mapping[str, pd.DataFrame], ax: Axes | None 
     ax.set(xlabel="false positive rate (real flagged as fake)",
            ylabel="true positive rate (fakes detected)", title="ROC curve, positive = fake",
            xlim=(0, 1), ylim=(0, 1.01))
-    ax.legend(loc="lower right")
+    if len(curves) <= 3:
+        ax.legend(loc="lower right")
+    else:  # many models: the legend beside the plot, not over the curves
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small")
     return fig
 
 

@@ -26,7 +26,8 @@ def _fmt_table(runs: list[dict]) -> str:
     table["train_seconds"] = table["train_seconds"].map(lambda v: f"{v:.0f}")
     table.columns = ["Model", "Leak-free", "Test accuracy", "Balanced accuracy", "ROC AUC",
                      "Majority baseline", "Parameters", "Epochs", "Train time (s)", "Test images"]
-    return table.to_markdown(index=False)
+    return table.to_markdown(index=False, disable_numparse=True,
+                             colalign=("left", "left") + ("right",) * (len(table.columns) - 2))
 
 
 def _figures(runs: list[dict], fig_dir: Path) -> list[tuple[str, str]]:
@@ -43,7 +44,7 @@ def _figures(runs: list[dict], fig_dir: Path) -> list[tuple[str, str]]:
     curves = {r["title"]: r["preds"] for r in runs if r.get("preds") is not None}
     if curves:
         fig = plot_roc(curves)
-        fig.savefig(fig_dir / "roc.png", dpi=110, bbox_inches="tight")
+        fig.savefig(fig_dir / "roc.png", dpi=100, bbox_inches="tight")
         plt.close(fig)
         saved.append(("ROC curves on the test set (positive class: training_fake)", "figures/roc.png"))
     for run in runs:

@@ -138,6 +138,14 @@ def throughput_section(record: dict) -> list[str]:
     return out
 
 
+def make_demo_section(record: dict) -> list[str]:
+    out = ["## End-to-end: `make demo`", ""] + header(record)
+    out += [f"Total {record['total_seconds']:.0f} s (exit code {record['returncode']}), environment "
+            "already installed. Per notebook:", "", "| notebook | seconds |", "|---|---|"]
+    out += [f"| {name} | {t:.0f} |" for name, t in record.get("notebook_seconds", {}).items()]
+    return out + [""]
+
+
 def generic_section(name: str, record: dict) -> list[str]:
     out = [f"## {record.get('benchmark', name)}", ""] + header(record)
     figures = {k: v for k, v in record.items() if k not in ("benchmark", "command", "date", "machine")}
@@ -157,6 +165,8 @@ def main() -> int:
             real_runs += record["runs"]
         elif record.get("benchmark") == "data_pipeline":
             sections += data_pipeline_section(record)
+        elif record.get("benchmark") == "make_demo":
+            sections += make_demo_section(record)
         elif record.get("benchmark") == "throughput":
             sections += throughput_section(record)
         else:

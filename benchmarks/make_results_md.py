@@ -18,23 +18,19 @@ README = HERE.parent / "README.md"
 MARKERS = ("<!-- results:start -->", "<!-- results:end -->")
 
 
+def num(values: list[float], digits: int = 3, scale: float = 1.0, unit: str = "") -> str:
+    """Mean ± sample standard deviation over seeds (just the value for one seed)."""
+    values = [scale * v for v in values if v is not None]
+    if not values:
+        return "n/a"
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}{unit}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}{unit}"
+
+
 def pct(values: list[float]) -> str:
-    """Mean ± sample standard deviation in percent (just the value for one seed)."""
-    values = [v for v in values if v is not None]
-    if not values:
-        return "n/a"
-    if len(values) == 1:
-        return f"{100 * values[0]:.1f} %"
-    return f"{100 * statistics.mean(values):.1f} ± {100 * statistics.stdev(values):.1f} %"
-
-
-def num(values: list[float], digits: int = 3) -> str:
-    values = [v for v in values if v is not None]
-    if not values:
-        return "n/a"
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
-    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+    """Fractions as percentages: mean ± standard deviation over seeds."""
+    return num(values, digits=1, scale=100.0, unit=" %")
 
 
 def header(record: dict) -> list[str]:

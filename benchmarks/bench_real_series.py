@@ -48,6 +48,10 @@ SERIES = {
                      {"augment": "report", "protocol": "leaky"}),
     "model1_copies_by_source": ("Model 1, 4 copies split by source image", "model1", MODEL1_RECIPE,
                                 {"augment": "report", "protocol": "by_source"}),
+    "model1_leaky_mild": ("Model 1, leaky protocol, mild augmentation", "model1", MODEL1_RECIPE,
+                          {"augment": "mild", "protocol": "leaky"}),
+    "model1_copies_by_source_mild": ("Model 1, 4 mild copies split by source image", "model1",
+                                     MODEL1_RECIPE, {"augment": "mild", "protocol": "by_source"}),
 }
 # Attempts to push accuracy honestly (issue: resolution, augmentation, schedule, smoothing, TTA).
 ATTEMPTS = {
@@ -87,7 +91,7 @@ def build_loaders(split, opts: dict, seed: int, batch_size: int, workers: int):
         copies = report_leaky_split(split.drop(columns="split"), seed=42,
                                     group_by_source=opts["protocol"] == "by_source")
         return make_leaky_loaders(copies, batch_size=batch_size, image_size=size, seed=seed,
-                                  num_workers=workers)
+                                  augment=opts.get("augment", "report"), num_workers=workers)
     return make_loaders(split, batch_size=batch_size, image_size=size, augment=opts.get("augment"),
                         num_workers=workers, seed=seed, progress=False)
 

@@ -99,12 +99,11 @@ def predict_image(model: nn.Module, image: str | os.PathLike | Image.Image, *, i
 
     The image is resized to ``image_size`` and normalised exactly as in training.
     """
-    from torchvision.transforms import v2
+    from .transforms import eval_transform
 
-    pil = load_image(image).resize((image_size, image_size), Image.BILINEAR)
-    to_input = v2.Compose([v2.PILToTensor(), v2.ToDtype(torch.float32, scale=True),
-                           v2.Normalize(mean, std)])
-    x = to_input(pil).unsqueeze(0)
+    pil = load_image(image).resize((image_size, image_size), Image.BILINEAR)  # as the cache does
+    pixels = torch.from_numpy(np.asarray(pil).transpose(2, 0, 1).copy())  # uint8 (3, S, S)
+    x = eval_transform(mean, std)(pixels).unsqueeze(0)
     model.eval()
     device = next(model.parameters()).device
     with torch.inference_mode():

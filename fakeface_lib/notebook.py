@@ -34,6 +34,15 @@ def setup_notebook(seed: int = 42) -> torch.device:
     return device
 
 
+def drive_folder() -> Path:
+    """``MyDrive/fakeface`` on Colab, mounting Google Drive first (Colab asks once)."""
+    if not (COLAB_DRIVE / "MyDrive").exists():
+        from google.colab import drive  # type: ignore[import-not-found]
+
+        drive.mount(str(COLAB_DRIVE))
+    return COLAB_DRIVE / "MyDrive" / "fakeface"
+
+
 def checkpoint_dir(run_name: str, local_root: str | Path = "checkpoints") -> Path:
     """Where a run keeps its checkpoints: Google Drive on Colab, so a disconnect loses nothing.
 
@@ -41,11 +50,7 @@ def checkpoint_dir(run_name: str, local_root: str | Path = "checkpoints") -> Pat
     ``MyDrive/fakeface/checkpoints/<run_name>``; elsewhere ``<local_root>/<run_name>``.
     """
     if in_colab():
-        if not (COLAB_DRIVE / "MyDrive").exists():
-            from google.colab import drive  # type: ignore[import-not-found]
-
-            drive.mount(str(COLAB_DRIVE))
-        path = COLAB_DRIVE / "MyDrive" / "fakeface" / "checkpoints" / run_name
+        path = drive_folder() / "checkpoints" / run_name
     else:
         path = Path(local_root) / run_name
     path.mkdir(parents=True, exist_ok=True)
@@ -133,10 +138,6 @@ def results_dir(path: str | Path = "results") -> Path:
     """
     path = Path(path)
     if in_colab() and not path.is_absolute():
-        if not (COLAB_DRIVE / "MyDrive").exists():
-            from google.colab import drive  # type: ignore[import-not-found]
-
-            drive.mount(str(COLAB_DRIVE))
-        path = COLAB_DRIVE / "MyDrive" / "fakeface" / path
+        path = drive_folder() / path
     path.mkdir(parents=True, exist_ok=True)
     return path

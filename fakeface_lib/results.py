@@ -84,6 +84,9 @@ def save_run(results_dir: str | os.PathLike, name: str, *, title: str, model: to
 
 
 def _best_epoch(history: list[dict]) -> int | None:
+    """fit()'s own choice (History.best_epoch, which follows cfg.monitor); else the best val_acc."""
+    if getattr(history, "best_epoch", None) is not None:
+        return int(history.best_epoch)
     if not history:
         return None
     return int(max(history, key=lambda h: (h.get("val_acc", 0.0), -h.get("val_loss", 0.0)))

@@ -111,6 +111,8 @@ def run_one(name: str, spec: tuple, split, seed: int, args, device) -> dict:
     scored = FlipTTA(model) if opts.get("tta") else model
     preds = predict(scored, loaders["test"], device)
     metrics = compute_metrics(preds)
+    # Flip TTA costs one more pass over the test set: measure it on every run's own weights.
+    tta = metrics if opts.get("tta") else compute_metrics(predict(FlipTTA(model), loaders["test"], device))
     leaked = None
     if opts.get("protocol") in ("leaky", "by_source"):
         from fakeface_lib.leaky import leaked_fraction
@@ -123,6 +125,8 @@ def run_one(name: str, spec: tuple, split, seed: int, args, device) -> dict:
         "epoch_seconds": [h["seconds"] for h in history], "best_epoch": history.best_epoch,
         "accuracy": metrics["accuracy"], "balanced_accuracy": metrics["balanced_accuracy"],
         "roc_auc": metrics["roc_auc"], "majority_baseline": metrics["majority_baseline"],
+        "tta_accuracy": tta["accuracy"], "tta_balanced_accuracy": tta["balanced_accuracy"],
+        "tta_roc_auc": tta["roc_auc"],
         "confusion_matrix": [list(map(int, r)) for r in metrics["confusion_matrix"]],
         "n_test": metrics["n"], "leaked_fraction": leaked,
         "by_difficulty": by_difficulty(preds).reset_index().to_dict(orient="records"),

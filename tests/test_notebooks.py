@@ -104,3 +104,32 @@ def test_report_lists_every_model(smoke_run):
     for model in ("Model 1", "Model 2.1", "Model 2.2", "ResNet18"):
         assert re.search(rf"^\| {re.escape(model)}", report, re.M), f"report table lacks {model}"
     assert "NO (leaky)" in report, "the leaky protocol's run must be in the table, marked"
+
+
+@pytest.mark.slow
+def test_resnet18_notebook_fine_tunes_pretrained_weights_unedited(tmp_path, monkeypatch):
+    """Notebook 04's online path, run offline: the weights file sits in the torch hub cache,
+    as after a download, and the notebook uses it (no fallback notice, runs marked pretrained)."""
+    import torch
+    import torchvision
+
+    from fakeface_lib.runner import RunOptions, run_series
+
+    weights = torchvision.models.ResNet18_Weights.DEFAULT
+    cache = tmp_path / "torch" / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    torch.manual_seed(0)  # stand-in weights: the test checks the path taken, not ImageNet features
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), cache / Path(weights.url).name)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # the notebook's kernel inherits it
+
+    name = "04_resnet18_finetuning"
+    out = run_series(RunOptions(data="demo", smoke=True, out=tmp_path / "run",
+                                data_dir=tmp_path / "data",
+                                notebooks=[ROOT / "notebooks" / f"{name}.ipynb"]))
+    assert "No pretrained weights" not in (out / f"{name}.ipynb").read_text()
+    for run in ("resnet18_frozen", "resnet18_finetune"):
+        record = json.loads((out / "results" / f"{run}.json").read_text())
+        assert record["pretrained"] is True, run
+        assert "no pretrained weights" not in record["title"], record["title"]
+    frozen = json.loads((out / "results" / "resnet18_frozen.json").read_text())
+    assert frozen["params"] == 11_177_538 and frozen["trained"] == "head only"

@@ -26,24 +26,60 @@ from fakeface_lib.transforms import (  # noqa: F401  (denormalize re-exported fo
 
 MIN_IMAGE_SIZE = 8
 PROGRESS_MIN_IMAGES = 300
+# The square around the four regions a fake's code can name (demo.REGION_BOXES: eyes, nose,
+# mouth), with a margin: (x0, y0, x1, y1) as fractions of the width and height. Cropping to it
+# drops hair, ears and background and spends the pixels of a small input on the edited parts.
+FACE_CROP = (0.14, 0.26, 0.86, 0.98)
+Crop = tuple[float, float, float, float]
 
 
 class ImageReadError(OSError):
     """An indexed image can no longer be read (deleted, truncated, replaced)."""
 
 
-def read_image_array(path: str | os.PathLike, image_size: int) -> np.ndarray:
-    """Decode an image, convert it to RGB and resize it: uint8 array (3, S, S).
+def check_crop(crop: Crop | str | None) -> Crop | None:
+    """None, "face" (``FACE_CROP``) or a box (x0, y0, x1, y1) of fractions with 0 <= x0 < x1 <= 1
+    and 0 <= y0 < y1 <= 1; returns the box (or None) or raises a ValueError naming the value."""
+    if crop is None:
+        return None
+    if isinstance(crop, str):
+        if crop != "face":
+            raise ValueError(f"Unknown crop {crop!r}; use None, 'face' or a box (x0, y0, x1, y1) "
+                             "of fractions of the image.")
+        return FACE_CROP
+    try:
+        x0, y0, x1, y1 = (float(v) for v in crop)
+    except (TypeError, ValueError):
+        raise ValueError(f"crop must be None, 'face' or four fractions (x0, y0, x1, y1), "
+                         f"got {crop!r}.") from None
+    if not (0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1):
+        raise ValueError(f"crop {crop!r} is not a box inside the image: it needs "
+                         "0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1, e.g. FACE_CROP = "
+                         f"{FACE_CROP}.")
+    return x0, y0, x1, y1
+
+
+def read_image_array(path: str | os.PathLike, image_size: int,
+                     crop: Crop | None = None) -> np.ndarray:
+    """Decode an image, convert it to RGB, crop it and resize it: uint8 array (3, S, S).
 
     JPEGs are decoded in draft mode at the smallest DCT scale still >= S (a 600 px JPEG
     decodes at 150 px for S=128, several times faster); the final resize is bilinear with
     antialiasing, as torchvision's ``Resize`` does on PIL images. Non-square images are
-    squashed to S x S (the official images are square). Pure PIL/NumPy: no torch threads.
+    squashed to S x S (the official images are square). ``crop`` (a box of fractions, see
+    ``check_crop``) is cut from the full image before the resize, so it keeps the detail of the
+    original pixels. Pure PIL/NumPy: no torch threads.
     """
+    x0, y0, x1, y1 = crop or (0.0, 0.0, 1.0, 1.0)
     try:
         with Image.open(path) as img:
-            img.draft("RGB", (image_size, image_size))
-            rgb = img.convert("RGB").resize((image_size, image_size), Image.Resampling.BILINEAR)
+            # decode at >= S pixels across the crop (the draft scale is relative to the whole image)
+            img.draft("RGB", (int(np.ceil(image_size / (x1 - x0))), int(np.ceil(image_size / (y1 - y0)))))
+            rgb = img.convert("RGB")
+            if crop is not None:
+                w, h = rgb.size
+                rgb = rgb.crop((round(x0 * w), round(y0 * h), round(x1 * w), round(y1 * h)))
+            rgb = rgb.resize((image_size, image_size), Image.Resampling.BILINEAR)
     except Exception as error:
         raise ImageReadError(
             f"Cannot read image {path} ({type(error).__name__}: {error}). It was readable when "
@@ -52,9 +88,9 @@ def read_image_array(path: str | os.PathLike, image_size: int) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(rgb).transpose(2, 0, 1))
 
 
-def load_image(path: str | os.PathLike, image_size: int) -> torch.Tensor:
+def load_image(path: str | os.PathLike, image_size: int, crop: Crop | None = None) -> torch.Tensor:
     """``read_image_array`` as a uint8 tensor (3, S, S)."""
-    return torch.from_numpy(read_image_array(path, image_size))
+    return torch.from_numpy(read_image_array(path, image_size, crop))
 
 
 class FaceDataset(Dataset):
@@ -68,13 +104,15 @@ class FaceDataset(Dataset):
     every access. ``__getitem__`` returns (transform(uint8 image), int label); without a
     ``transform`` the uint8 tensor itself. Set ``batched_transform`` only for a deterministic
     transform that accepts batches (like ``eval_transform``): the loader then applies it to
-    whole batches, which is faster.
+    whole batches, which is faster. ``crop`` (None, "face" or a box, see ``check_crop``) cuts
+    every image to that box before the resize.
     """
 
     def __init__(self, frame: pd.DataFrame, image_size: int = 128,
                  transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
                  cache: bool = True, *, batched_transform: bool = False,
-                 progress: bool | None = None, desc: str = "Caching images"):
+                 progress: bool | None = None, desc: str = "Caching images",
+                 crop: Crop | str | None = None):
         missing = [c for c in ("path", "label") if c not in frame.columns]
         if missing:
             raise KeyError(f"FaceDataset needs column(s) {missing}; build the frame with "
@@ -82,6 +120,7 @@ class FaceDataset(Dataset):
         _check_int("image_size", image_size, MIN_IMAGE_SIZE)
         self.frame = frame.reset_index(drop=True)
         self.image_size = image_size
+        self.crop = check_crop(crop)
         self.transform = transform
         self.batched_transform = batched_transform
         self.paths = self.frame["path"].astype(str).tolist()
@@ -95,7 +134,7 @@ class FaceDataset(Dataset):
         show = len(self.paths) >= PROGRESS_MIN_IMAGES if progress is None else progress
         for i, path in enumerate(tqdm(self.paths, desc=desc, unit="img", disable=not show,
                                       leave=False)):
-            images[i] = read_image_array(path, size)
+            images[i] = read_image_array(path, size, self.crop)
         return torch.from_numpy(images)
 
     @property
@@ -109,7 +148,7 @@ class FaceDataset(Dataset):
     def _image(self, index: int) -> torch.Tensor:
         if self.images is not None:
             return self.images[index]
-        return load_image(self.paths[index], self.image_size)
+        return load_image(self.paths[index], self.image_size, self.crop)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         image = self._image(index)
@@ -190,7 +229,8 @@ def make_loaders(split_df: pd.DataFrame, batch_size: int = 32, image_size: int =
                  augment: str | Callable | None = None, cache: bool = True, num_workers: int = 0,
                  seed: int = 0, mean: Sequence[float] = REPORT_MEAN,
                  std: Sequence[float] = REPORT_STD, *,
-                 progress: bool | None = None) -> dict[str, DataLoader]:
+                 progress: bool | None = None,
+                 crop: Crop | str | None = None) -> dict[str, DataLoader]:
     """DataLoaders {"train", "val", "test"} of (images (N, 3, S, S) float32, labels (N,) int64).
 
     ``augment`` (None, "report", "mild" or a transform of uint8 (3, S, S) images that ends
@@ -198,13 +238,15 @@ def make_loaders(split_df: pd.DataFrame, batch_size: int = 32, image_size: int =
     and keep frame order. Train batches are shuffled with ``torch.Generator().manual_seed(seed)``;
     the random augmentations draw from torch's global RNG (seed it with seed_everything), and
     with ``num_workers > 0`` each worker is seeded from the loader's generator. With ``cache``
-    every image is decoded once, eagerly, here (see FaceDataset).
+    every image is decoded once, eagerly, here (see FaceDataset). ``crop="face"`` cuts every
+    image of the three splits to ``FACE_CROP``, the square around the editable regions.
     """
     _check_split_frame(split_df)
     _check_int("batch_size", batch_size, 1)
     _check_int("image_size", image_size, MIN_IMAGE_SIZE)
     _check_int("num_workers", num_workers, 0)
     _check_int("seed", seed, 0)
+    crop = check_crop(crop)
     train_transform = _train_transform(augment, mean, std)
     transforms = {"train": train_transform, "val": eval_transform(mean, std),
                   "test": eval_transform(mean, std)}
@@ -213,7 +255,8 @@ def make_loaders(split_df: pd.DataFrame, batch_size: int = 32, image_size: int =
         rows = split_df[(split_df["split"] == name).to_numpy(dtype=bool)]
         batched = name != "train" or augment is None  # eval_transform is deterministic
         dataset = FaceDataset(rows, image_size, transforms[name], cache, batched_transform=batched,
-                              progress=progress, desc=f"Caching {name} images ({image_size}px)")
+                              progress=progress, desc=f"Caching {name} images ({image_size}px)",
+                              crop=crop)
         generator = torch.Generator().manual_seed(seed) if name == "train" else None
         loaders[name] = DataLoader(
             dataset, batch_size=batch_size, shuffle=name == "train", generator=generator,

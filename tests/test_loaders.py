@@ -13,6 +13,7 @@ from torch.utils.data import default_collate
 
 from fakeface_lib.data import index_dataset, split_dataset
 from fakeface_lib.loaders import (
+    FACE_CROP,
     FaceDataset,
     ImageReadError,
     StackedSamples,
@@ -190,6 +191,31 @@ def test_draft_decode_is_close_to_a_full_decode(tmp_path):
     assert (fast - full).abs().mean() < 3  # grey levels out of 255
 
 
+def test_crop_cuts_the_box_before_the_resize(tmp_path):
+    # Four flat quadrants: a crop of the top-left quarter must come out all one colour.
+    quadrants = np.zeros((200, 200, 3), dtype=np.uint8)
+    quadrants[:100, :100] = (200, 30, 30)
+    quadrants[:100, 100:] = (30, 200, 30)
+    quadrants[100:, :100] = (30, 30, 200)
+    Image.fromarray(quadrants).save(tmp_path / "q.png")
+    whole = load_image(tmp_path / "q.png", SIZE).float()
+    corner = load_image(tmp_path / "q.png", SIZE, crop=(0.0, 0.0, 0.5, 0.5)).float()
+    assert corner.shape == whole.shape == (3, SIZE, SIZE)
+    assert torch.allclose(corner[:, 1:-1, 1:-1], torch.tensor([200.0, 30, 30]).view(3, 1, 1), atol=2)
+    assert whole[2, -4:, :4].mean() > 150  # the uncropped image still holds the blue quadrant
+
+
+def test_face_crop_reaches_every_split_and_the_uncached_path(split_df):
+    loaders = make_loaders(split_df, batch_size=4, image_size=SIZE, crop="face")
+    plain = FaceDataset(split_df, image_size=SIZE)
+    for name in ("train", "val", "test"):
+        assert loaders[name].dataset.crop == FACE_CROP
+    cropped = FaceDataset(split_df, image_size=SIZE, crop="face")
+    assert not torch.equal(cropped.images, plain.images)
+    uncached = FaceDataset(split_df, image_size=SIZE, crop="face", cache=False)
+    assert torch.equal(uncached[3][0], cropped[3][0])
+
+
 def test_stacked_batches_collate_like_default_collate():
     images = torch.randn(4, 3, 8, 8)
     samples = StackedSamples(images, [1, 0, 1, 1])
@@ -214,6 +240,9 @@ def test_dataset_without_transform_returns_uint8(split_df):
     ({"augment": "strong"}, "'report', 'mild'"),
     ({"augment": 3}, "callable"),
     ({"mean": (0.5,)}, "3 each"),
+    ({"crop": "eyes"}, "Unknown crop 'eyes'"),
+    ({"crop": (0.5, 0.2, 0.4, 0.9)}, "not a box inside the image"),
+    ({"crop": (0.1, 0.2, 0.9)}, "four fractions"),
 ])
 def test_bad_arguments_are_explained(split_df, kwargs, message):
     with pytest.raises((ValueError, TypeError), match=message):

@@ -24,8 +24,11 @@ POSITIVE_CLASS = CLASS_NAMES[FAKE]
 
 @torch.inference_mode()
 def predict(model: nn.Module, loader: Iterable,
-            device: torch.device | str | None = None) -> pd.DataFrame:
+            device: torch.device | str | None = None, *, tta: bool = False) -> pd.DataFrame:
     """Predictions for every image of an unshuffled loader, one row each.
+
+    ``tta=True`` (test-time augmentation) averages the probabilities of each image and of its
+    mirror image: two forward passes per batch.
 
     Columns: the dataset's ``.frame`` columns (if it has one: path, filename, difficulty,
     regions...), then label, prob_fake, prob_real, pred, correct. The loader must not shuffle: rows are joined to ``loader.dataset.frame`` by position
@@ -41,8 +44,11 @@ def predict(model: nn.Module, loader: Iterable,
     model.eval()
     labels, probs = [], []
     for images, batch_labels in loader:
-        logits = model(images.to(device))
-        probs.append(torch.softmax(logits.float(), dim=1).cpu())
+        images = images.to(device)
+        batch_probs = torch.softmax(model(images).float(), dim=1)
+        if tta:
+            batch_probs = (batch_probs + torch.softmax(model(images.flip(-1)).float(), dim=1)) / 2
+        probs.append(batch_probs.cpu())
         labels.append(torch.as_tensor(batch_labels).cpu())
     if not labels:
         raise ValueError("predict(): the loader yielded no images.")

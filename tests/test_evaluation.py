@@ -157,3 +157,17 @@ def test_predict_without_a_frame():
     preds = predict(nn.Linear(4, 2), DataLoader(data, batch_size=2))
     assert list(preds.columns) == ["label", "prob_fake", "prob_real", "pred", "correct"]
     assert len(preds) == 5
+
+
+def test_predict_flip_tta_averages_an_image_and_its_mirror():
+    torch.manual_seed(0)
+    data = FramedDataset(6)  # vectors of 4: flipping the last dimension reverses them
+    model = nn.Linear(4, 2)
+    preds = predict(model, DataLoader(data, batch_size=4), tta=True)
+    with torch.no_grad():
+        plain = torch.softmax(model(data.images), dim=1)
+        mirrored = torch.softmax(model(data.images.flip(-1)), dim=1)
+    expected = ((plain + mirrored) / 2).numpy()
+    assert np.allclose(preds["prob_fake"], expected[:, 0], atol=1e-6)
+    assert not np.allclose(expected, plain.numpy(), atol=1e-3)  # the mirror did change the scores
+    assert (preds["pred"] == expected.argmax(1)).all()

@@ -80,7 +80,7 @@ def test_each_source_is_decoded_once(demo_sources, monkeypatch):
     calls = []
     real_read = loaders_module.read_image_array
     monkeypatch.setattr(loaders_module, "read_image_array",
-                        lambda p, s: calls.append(p) or real_read(p, s))
+                        lambda p, *args: calls.append(p) or real_read(p, *args))
     frame = report_leaky_split(demo_sources, copies=4)
     images = cache_sources(frame, image_size=32)
     assert images.shape == (len(demo_sources), 3, 32, 32) and images.dtype == torch.uint8

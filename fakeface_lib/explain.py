@@ -94,14 +94,21 @@ def load_image(image: str | os.PathLike | Image.Image) -> Image.Image:
 
 def predict_image(model: nn.Module, image: str | os.PathLike | Image.Image, *, image_size: int = 128,
                   mean: tuple[float, ...] = (0.5, 0.5, 0.5), std: tuple[float, ...] = (0.5, 0.5, 0.5),
-                  with_cam: bool = True) -> dict:
+                  with_cam: bool = True, crop: tuple[float, ...] | str | None = None) -> dict:
     """Classify one face: probabilities, predicted class name, and its Grad-CAM map.
 
-    The image is resized to ``image_size`` and normalised exactly as in training.
+    The image is cropped (``crop``: as given to ``make_loaders`` for the model's training),
+    resized to ``image_size`` and normalised exactly as in training.
     """
+    from .loaders import check_crop
     from .transforms import eval_transform
 
-    pil = load_image(image).resize((image_size, image_size), Image.BILINEAR)  # as the cache does
+    pil = load_image(image)
+    box = check_crop(crop)
+    if box is not None:
+        w, h = pil.size
+        pil = pil.crop((round(box[0] * w), round(box[1] * h), round(box[2] * w), round(box[3] * h)))
+    pil = pil.resize((image_size, image_size), Image.BILINEAR)  # as the cache does
     pixels = torch.from_numpy(np.asarray(pil).transpose(2, 0, 1).copy())  # uint8 (3, S, S)
     x = eval_transform(mean, std)(pixels).unsqueeze(0)
     model.eval()

@@ -87,3 +87,19 @@ def test_predict_image_bad_input_is_named(tmp_path):
     bad.write_bytes(b"not an image")
     with pytest.raises(ValueError, match="bad.jpg"):
         predict_image(tiny_cnn(), bad)
+
+
+def test_predict_image_crops_as_the_loaders_do(tmp_path):
+    from fakeface_lib.loaders import load_image as load_cached
+
+    pixels = np.zeros((60, 60, 3), np.uint8)
+    pixels[:30, :30] = (200, 40, 40)  # the top-left quarter: the crop below
+    path = tmp_path / "face.png"
+    Image.fromarray(pixels).save(path)
+    box = (0.0, 0.0, 0.5, 0.5)
+    cropped = predict_image(tiny_cnn(), path, image_size=32, with_cam=False, crop=box)
+    expected = load_cached(path, 32, box).permute(1, 2, 0).numpy()
+    assert np.array_equal(cropped["image"], expected)
+    assert (cropped["image"][..., 0] > 150).all()
+    with pytest.raises(ValueError, match="Unknown crop"):
+        predict_image(tiny_cnn(), path, crop="eyes")

@@ -53,6 +53,11 @@ SERIES = {
                           {"augment": "mild", "protocol": "leaky"}),
     "model1_copies_by_source_mild": ("Model 1, 4 mild copies split by source image", "model1",
                                      MODEL1_RECIPE, {"augment": "mild", "protocol": "by_source"}),
+    # ... and with ResNet18 from scratch, which learns on a CPU within its budget.
+    "resnet18_leaky_mild": ("ResNet18 scratch, leaky protocol, mild augmentation", "resnet18",
+                            RESNET_RECIPE, {"augment": "mild", "protocol": "leaky"}),
+    "resnet18_copies_by_source_mild": ("ResNet18 scratch, 4 mild copies split by source image",
+                                       "resnet18", RESNET_RECIPE, {"augment": "mild", "protocol": "by_source"}),
 }
 # What runs by default: every recipe of the series (the Model 1 leak pair above is the CPU-sized
 # stand-in, run on request).

@@ -100,14 +100,10 @@ def predict_image(model: nn.Module, image: str | os.PathLike | Image.Image, *, i
     The image is cropped (``crop``: as given to ``make_loaders`` for the model's training),
     resized to ``image_size`` and normalised exactly as in training.
     """
-    from .loaders import check_crop
+    from .loaders import check_crop, crop_image
     from .transforms import eval_transform
 
-    pil = load_image(image)
-    box = check_crop(crop)
-    if box is not None:
-        w, h = pil.size
-        pil = pil.crop((round(box[0] * w), round(box[1] * h), round(box[2] * w), round(box[3] * h)))
+    pil = crop_image(load_image(image), check_crop(crop))
     pil = pil.resize((image_size, image_size), Image.BILINEAR)  # as the cache does
     pixels = torch.from_numpy(np.asarray(pil).transpose(2, 0, 1).copy())  # uint8 (3, S, S)
     x = eval_transform(mean, std)(pixels).unsqueeze(0)

@@ -59,6 +59,14 @@ def check_crop(crop: Crop | str | None) -> Crop | None:
     return x0, y0, x1, y1
 
 
+def crop_image(image: Image.Image, crop: Crop | None) -> Image.Image:
+    """A PIL image cut to ``crop`` (a checked box of fractions, see ``check_crop``); None: as is."""
+    if crop is None:
+        return image
+    w, h = image.size
+    return image.crop((round(crop[0] * w), round(crop[1] * h), round(crop[2] * w), round(crop[3] * h)))
+
+
 def read_image_array(path: str | os.PathLike, image_size: int,
                      crop: Crop | None = None) -> np.ndarray:
     """Decode an image, convert it to RGB, crop it and resize it: uint8 array (3, S, S).
@@ -75,10 +83,7 @@ def read_image_array(path: str | os.PathLike, image_size: int,
         with Image.open(path) as img:
             # decode at >= S pixels across the crop (the draft scale is relative to the whole image)
             img.draft("RGB", (int(np.ceil(image_size / (x1 - x0))), int(np.ceil(image_size / (y1 - y0)))))
-            rgb = img.convert("RGB")
-            if crop is not None:
-                w, h = rgb.size
-                rgb = rgb.crop((round(x0 * w), round(y0 * h), round(x1 * w), round(y1 * h)))
+            rgb = crop_image(img.convert("RGB"), crop)
             rgb = rgb.resize((image_size, image_size), Image.Resampling.BILINEAR)
     except Exception as error:
         raise ImageReadError(

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from fakeface_lib.config import MODEL1_RECIPE, MODEL2_1_RECIPE, MODEL2_2_RECIPE, TrainConfig
+from fakeface_lib.config import MODEL1_RECIPE, MODEL2_1_RECIPE, MODEL2_2_RECIPE
 from fakeface_lib.data import canonical_split, index_dataset
 from fakeface_lib.evaluation import by_difficulty, compute_metrics, predict
 from fakeface_lib.loaders import make_loaders

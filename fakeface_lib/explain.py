@@ -100,19 +100,17 @@ def predict_image(model: nn.Module, image: str | os.PathLike | Image.Image, *, i
     The image is cropped (``crop``: as given to ``make_loaders`` for the model's training),
     resized to ``image_size`` and normalised exactly as in training.
     """
-    from .loaders import check_crop, crop_image
+    from .loaders import check_crop, image_to_array
     from .transforms import eval_transform
 
-    pil = crop_image(load_image(image), check_crop(crop))
-    pil = pil.resize((image_size, image_size), Image.BILINEAR)  # as the cache does
-    pixels = torch.from_numpy(np.asarray(pil).transpose(2, 0, 1).copy())  # uint8 (3, S, S)
-    x = eval_transform(mean, std)(pixels).unsqueeze(0)
+    pixels = image_to_array(load_image(image), image_size, check_crop(crop))  # as the cache does
+    x = eval_transform(mean, std)(torch.from_numpy(pixels)).unsqueeze(0)
     model.eval()
     device = next(model.parameters()).device
     with torch.inference_mode():
         probs = torch.softmax(model(x.to(device)), dim=1)[0].cpu()
     result = {"prob_fake": float(probs[0]), "prob_real": float(probs[1]),
-              "pred": CLASS_NAMES[int(probs.argmax())], "image": np.asarray(pil)}
+              "pred": CLASS_NAMES[int(probs.argmax())], "image": pixels.transpose(1, 2, 0)}
     if with_cam:
         result["cam"] = gradcam_maps(model, x)[0]
     return result

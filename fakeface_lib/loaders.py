@@ -59,12 +59,15 @@ def check_crop(crop: Crop | str | None) -> Crop | None:
     return x0, y0, x1, y1
 
 
-def crop_image(image: Image.Image, crop: Crop | None) -> Image.Image:
-    """A PIL image cut to ``crop`` (a checked box of fractions, see ``check_crop``); None: as is."""
-    if crop is None:
-        return image
-    w, h = image.size
-    return image.crop((round(crop[0] * w), round(crop[1] * h), round(crop[2] * w), round(crop[3] * h)))
+def image_to_array(image: Image.Image, image_size: int, crop: Crop | None = None) -> np.ndarray:
+    """An RGB PIL image cut to ``crop`` (a checked box of fractions, see ``check_crop``; None:
+    whole), resized bilinearly to S x S: uint8 array (3, S, S), as the cache holds it."""
+    if crop is not None:
+        w, h = image.size
+        image = image.crop((round(crop[0] * w), round(crop[1] * h),
+                            round(crop[2] * w), round(crop[3] * h)))
+    image = image.resize((image_size, image_size), Image.Resampling.BILINEAR)
+    return np.ascontiguousarray(np.asarray(image).transpose(2, 0, 1))
 
 
 def read_image_array(path: str | os.PathLike, image_size: int,
@@ -83,14 +86,12 @@ def read_image_array(path: str | os.PathLike, image_size: int,
         with Image.open(path) as img:
             # decode at >= S pixels across the crop (the draft scale is relative to the whole image)
             img.draft("RGB", (int(np.ceil(image_size / (x1 - x0))), int(np.ceil(image_size / (y1 - y0)))))
-            rgb = crop_image(img.convert("RGB"), crop)
-            rgb = rgb.resize((image_size, image_size), Image.Resampling.BILINEAR)
+            return image_to_array(img.convert("RGB"), image_size, crop)
     except Exception as error:
         raise ImageReadError(
             f"Cannot read image {path} ({type(error).__name__}: {error}). It was readable when "
             "the dataset was indexed: it has since been removed or damaged. Restore it, or "
             "re-run index_dataset(root) (which skips unreadable files) and split again.") from error
-    return np.ascontiguousarray(np.asarray(rgb).transpose(2, 0, 1))
 
 
 def load_image(path: str | os.PathLike, image_size: int, crop: Crop | None = None) -> torch.Tensor:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import io
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from urllib.error import URLError
 
 import torch

@@ -102,6 +102,8 @@ def run_one(name: str, spec: tuple, split, seed: int, args, device) -> dict:
     loaders = build_loaders(split, opts, seed, args.batch_size, args.num_workers)
     kwargs = {"weights": None} if model_name == "resnet18" else {}
     model = build_model(model_name, **kwargs).to(device)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     start = time.perf_counter()
     history = fit(model, loaders, cfg, device=device, progress=False)
     seconds = time.perf_counter() - start
@@ -146,7 +148,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs-scale", type=float, default=1.0)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--num-workers", type=int, default=0)
-    parser.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA")
+    parser.add_argument("--amp", action="store_true",
+                        help="bf16 autocast (CUDA, or a CPU with AMX / AVX512-BF16)")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="channels-last weights (faster convolutions on CPUs and recent GPUs)")
     parser.add_argument("--limit", type=int, default=None, help="use only N images (a dry run)")
     parser.add_argument("--budget-seconds", type=float, default=float("inf"),
                         help="start no new run after this many seconds")
@@ -174,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     record = {"benchmark": "real_series", "command": " ".join([Path(sys.executable).name] + sys.argv),
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(device),
               "data": str(args.data), "n_images": len(split), "amp": args.amp,
+              "channels_last": args.channels_last,
               "split_sizes": split["split"].value_counts().to_dict(), "runs": [], "skipped": []}
     start = time.perf_counter()
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -103,11 +103,24 @@ def difficulty_table(runs: list[dict]) -> list[str]:
     return lines
 
 
+def with_precision_in_titles(record: dict) -> dict:
+    """Runs trained under bf16 autocast get their own row: never averaged with fp32 seeds."""
+    if not record.get("amp"):
+        return record
+    device = record.get("machine", {}).get("device", "?")
+    where = "CPU" if device == "cpu" else device
+    runs = [{**r, "run": f"{r['run']}@bf16-{where}", "title": f"{r['title']} [bf16, {where}]"}
+            for r in record["runs"]]
+    return {**record, "runs": runs}
+
+
 def real_series_section(record: dict) -> list[str]:
     runs = record["runs"]
     out = ["## The series on real photographs (160x160 copy, canonical split)", ""] + header(record)
     out += [f"Images: {record.get('n_images')} (split {record.get('split_sizes')}); "
-            f"mixed precision: {record.get('amp')}; best-validation weights; positive class "
+            f"mixed precision: {'bf16 autocast' if record.get('amp') else 'no (fp32)'}"
+            f"{'; channels-last weights' if record.get('channels_last') else ''}; "
+            "best-validation weights; positive class "
             "training_fake. Mean ± standard deviation over training seeds.", ""]
     out += series_table(runs) + ["", "Accuracy by difficulty (real = share of real faces "
                                  "called real; easy/mid/hard = share of fakes caught):", ""]
@@ -190,6 +203,7 @@ def main() -> int:
     for path in sorted(RESULTS.glob("*.json"), key=lambda p: ("attempts" in p.stem, p.stem)):
         record = json.loads(path.read_text())
         if record.get("benchmark") == "real_series" and record.get("runs"):
+            record = with_precision_in_titles(record)
             sections += real_series_section(record)
             real_runs += record["runs"]
         elif record.get("benchmark") == "data_pipeline":

@@ -30,8 +30,8 @@ class TrainConfig:
     gamma: float = 0.1  # StepLR: lr multiplier at each drop
     batch_size: int = 32  # images per batch (used by whoever builds the loaders)
     seed: int = 42  # seeds Python, NumPy and torch at the start of fit()
-    amp: bool = False  # mixed precision on CUDA; ignored on CPU/MPS
-    amp_dtype: str = "float16"  # "float16" (T4, with a GradScaler) | "bfloat16" (A100+)
+    amp: bool = False  # mixed precision: CUDA, or a CPU with amp_dtype="bfloat16"; else ignored
+    amp_dtype: str = "float16"  # "float16" (T4, with a GradScaler) | "bfloat16" (A100+, AMX CPUs)
     patience: int | None = None  # early stopping: epochs without improvement; None = off
     monitor: str = "val_acc"  # best epoch by "val_acc" (ties: lower val_loss) or "val_loss"
     label_smoothing: float = 0.0  # CrossEntropyLoss(label_smoothing=...)

@@ -77,10 +77,52 @@ def test_make_optimizer_and_scheduler():
     assert isinstance(step, torch.optim.lr_scheduler.StepLR) and step.step_size == 2
 
 
-def test_autocast_is_a_no_op_off_cuda():
-    with autocast_context(CPU, amp=True):
+def test_adam_is_fused_where_this_torch_supports_it():
+    model = TinyNet()
+    adam = make_optimizer(model, TrainConfig())
+    cpu_fused = tuple(int(x) for x in torch.__version__.split(".")[:2]) >= (2, 4)
+    assert bool(adam.defaults.get("fused")) is cpu_fused
+    one_tensor = make_optimizer([{"params": model.classifier[2].weight}], TrainConfig())
+    assert one_tensor.param_groups[0]["params"] == [model.classifier[2].weight]
+    generator = make_optimizer((p for p in model.parameters()), TrainConfig())  # kept as a list
+    assert sum(len(g["params"]) for g in generator.param_groups) == len(list(model.parameters()))
+
+
+def test_fused_adam_takes_the_same_steps_as_the_plain_one():
+    torch.manual_seed(0)
+    a, b = TinyNet(), TinyNet()
+    b.load_state_dict(a.state_dict())
+    x, y = torch.randn(8, 3, 8, 8), torch.arange(8) % 2
+    plain = torch.optim.Adam(b.parameters(), lr=1e-2)
+    fused = make_optimizer(a, TrainConfig(lr=1e-2))
+    for model, opt in ((a, fused), (b, plain)):
+        model.eval()  # no dropout: both see the same function
+        for _ in range(3):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-6)
+
+
+def test_autocast_on_cpu_only_in_bfloat16():
+    with autocast_context(CPU, amp=True):  # float16 on a CPU: slow there, so left off
         out = torch.ones(2, 2) @ torch.ones(2, 2)
     assert out.dtype == torch.float32
+    with autocast_context(CPU, amp=True, dtype=torch.bfloat16):
+        out = torch.ones(2, 2) @ torch.ones(2, 2)
+    assert out.dtype == torch.bfloat16
+    with autocast_context(CPU, amp=False, dtype=torch.bfloat16):
+        out = torch.ones(2, 2) @ torch.ones(2, 2)
+    assert out.dtype == torch.float32
+
+
+def test_fit_trains_in_bfloat16_on_cpu():
+    model = fresh_model()
+    cfg = dataclasses.replace(CFG, num_epochs=2, amp=True, amp_dtype="bfloat16")
+    history = fit(model, loaders(), cfg, device=CPU, progress=False)
+    assert len(history) == 2 and all(torch.isfinite(torch.tensor(r["train_loss"])) for r in history)
+    assert next(model.parameters()).dtype == torch.float32  # autocast: weights stay fp32
 
 
 def test_evaluate_averages_the_loss_per_image():

@@ -120,6 +120,7 @@ def run_one(name: str, spec: tuple, split, seed: int, args, device) -> dict:
         "run": name, "title": title, "seed": seed, "epochs": epochs, "image_size": opts.get("image_size", 128),
         "augment": opts.get("augment"), "crop": opts.get("crop"), "protocol": opts.get("protocol", "honest"), "tta": bool(opts.get("tta")),
         "params": count_parameters(model), "train_seconds": seconds,
+        "load_average_after": list(os.getloadavg()),  # above the core count: the CPU was shared
         "epoch_seconds": [h["seconds"] for h in history], "best_epoch": history.best_epoch,
         "accuracy": metrics["accuracy"], "balanced_accuracy": metrics["balanced_accuracy"],
         "roc_auc": metrics["roc_auc"], "majority_baseline": metrics["majority_baseline"],

@@ -5,7 +5,10 @@ same number of batches; warm-up batches are excluded; the two are timed alternat
 Writes benchmarks/results/throughput_<device>.json. Not a test.
 
     .venv/bin/python benchmarks/bench_throughput.py                  # CPU: small, ~5 min
-    python benchmarks/bench_throughput.py --amp --resnet224          # CUDA: fp32 and AMP rows
+    .venv/bin/python benchmarks/bench_throughput.py --amp            # CPU: fp32 and bf16 rows
+    python benchmarks/bench_throughput.py --amp --resnet224          # CUDA: fp32 and fp16 AMP rows
+
+The optimizer is the library's (make_optimizer: Adam, fused where this torch supports it).
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
 
 from fakeface_lib.models import build_model
-from fakeface_lib.training import autocast_context, train_one_epoch
+from fakeface_lib.config import TrainConfig
+from fakeface_lib.training import autocast_context, make_optimizer, train_one_epoch
 from fakeface_lib.utils import get_device
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -46,7 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=None, help="untimed batches (CPU 1, CUDA 10)")
     parser.add_argument("--repeats", type=int, default=None, help="timed passes per path (CPU 2, CUDA 5)")
     parser.add_argument("--resnet224", action="store_true", help="also time ResNet18 at 224x224")
-    parser.add_argument("--amp", action="store_true", help="CUDA: also time with AMP (fp16)")
+    parser.add_argument("--amp", action="store_true",
+                        help="also time with mixed precision (CUDA fp16, CPU bf16)")
     parser.add_argument("--no-progress", action="store_true", help="train_one_epoch without tqdm")
     parser.add_argument("--device", default=None, help="cpu / cuda (default: the best available)")
     parser.add_argument("--out", type=Path, default=None)
@@ -68,13 +73,14 @@ def synthetic_loader(n_batches: int, batch_size: int, size: int) -> DataLoader:
     return DataLoader(dataset, sampler=sampler, batch_size=None)
 
 
-def bare_epoch(model, loader, loss_fn, optimizer, device, scaler, amp: bool) -> None:
+def bare_epoch(model, loader, loss_fn, optimizer, device, scaler, amp: bool,
+               dtype: torch.dtype) -> None:
     """The minimum training loop: what train_one_epoch adds on top is the overhead measured."""
     model.train()
     for images, labels in loader:
         images = images.to(device, non_blocking=True)
         labels = labels.to(device, non_blocking=True)
-        with autocast_context(device, amp):
+        with autocast_context(device, amp, dtype):
             loss = loss_fn(model(images), labels)
         optimizer.zero_grad(set_to_none=True)
         if scaler is not None:
@@ -103,14 +109,15 @@ def bench_model(name: str, size: int, amp: bool, device: torch.device,
     torch.manual_seed(0)
     kwargs = {"weights": None} if name == "resnet18" else {}
     model = build_model(name, **kwargs).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    optimizer = make_optimizer(model, TrainConfig(lr=1e-4))
     loss_fn = nn.CrossEntropyLoss()
-    scaler = torch.amp.GradScaler("cuda") if amp else None
+    dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+    scaler = torch.amp.GradScaler("cuda") if amp and device.type == "cuda" else None
     loader = synthetic_loader(n_batches, args.batch_size, size)
     warm = list(itertools.islice(loader, args.warmup))
-    bare = lambda data=loader: bare_epoch(model, data, loss_fn, optimizer, device, scaler, amp)  # noqa: E731
+    bare = lambda data=loader: bare_epoch(model, data, loss_fn, optimizer, device, scaler, amp, dtype)  # noqa: E731
     ours = lambda data=loader: train_one_epoch(model, data, loss_fn, optimizer, device,  # noqa: E731
-                                               scaler=scaler, amp=amp,
+                                               scaler=scaler, amp=amp, amp_dtype=dtype,
                                                progress=not args.no_progress)
     timed(lambda: (bare(warm), ours(warm)), device)  # warm-up, not counted
     bare_s, ours_s = [], []
@@ -120,6 +127,8 @@ def bench_model(name: str, size: int, amp: bool, device: torch.device,
     images = n_batches * args.batch_size
     bare_med, ours_med = statistics.median(bare_s), statistics.median(ours_s)
     row = {"model": name, "image_size": size, "amp": amp, "batch_size": args.batch_size,
+           "amp_dtype": str(dtype).removeprefix("torch.") if amp else None,
+           "fused_adam": bool(optimizer.defaults.get("fused")),
            "batches": n_batches, "warmup_batches": args.warmup, "repeats": args.repeats,
            "bare_seconds": bare_s, "train_one_epoch_seconds": ours_s,
            "bare_images_per_s": images / bare_med,
@@ -155,7 +164,7 @@ def main(argv: list[str] | None = None) -> Path:
     runs = [(m, 128) for m in args.models]
     if args.resnet224 and "resnet18" in args.models:
         runs.append(("resnet18", 224))
-    amps = [False, True] if args.amp and device.type == "cuda" else [False]
+    amps = [False, True] if args.amp else [False]
     info = machine_info(device)
     print(f"device {device} ({info.get('device_name', platform.processor() or 'cpu')}), "
           f"load average {info.get('load_average_at_start')}", flush=True)

@@ -165,7 +165,8 @@ def throughput_section(record: dict) -> list[str]:
              "|---|---|---|---|---|---|---|" + ("---|" if peak else "")]
     for r in record["results"]:
         epoch = 1633 / r["train_one_epoch_images_per_s"]
-        row = (f"| {r['model']} | {r['image_size']} | {r['amp']} | {r['bare_images_per_s']:,.0f} "
+        amp = (r.get("amp_dtype") or "yes") if r["amp"] else "no"
+        row = (f"| {r['model']} | {r['image_size']} | {amp} | {r['bare_images_per_s']:,.0f} "
                f"| {r['train_one_epoch_images_per_s']:,.0f} | {r['overhead_percent']:+.1f} % | {epoch:.1f} s |")
         if peak:
             row += f" {epoch * peak / PEAK_FP32['T4']:.0f} s |"

@@ -10,5 +10,5 @@ mkdir -p "$out"
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
 python3 -c "import torch; print(torch.__version__, torch.cuda.get_device_name(0))"
 python3 benchmarks/bench_throughput.py --amp --no-progress --out "$out/throughput_cuda.json"
-python3 benchmarks/bench_real_series.py --data "$data" --amp --num-workers 8 \
+python3 benchmarks/bench_real_series.py --data "$data" --amp --channels-last --num-workers 8 \
     --budget-seconds 420 --out "$out/real_series_gpu.json"

@@ -21,7 +21,7 @@ from . import checkpoints
 from .config import TrainConfig
 from .utils import get_device, seed_everything
 
-_TORCH_VERSION = tuple(int(part) for part in torch.__version__.split(".")[:2])
+_CPU_HAS_FUSED_ADAM = torch.__version__ >= "2.4"  # a TorchVersion: compared as a version
 POSTFIX_SECONDS = 0.5  # between progress-bar loss/acc updates (each one syncs the GPU)
 
 
@@ -67,7 +67,7 @@ def _fused_if_supported(params: list) -> dict[str, bool]:
     """
     tensors = [p for group in params for p in (group["params"] if isinstance(group, dict) else [group])]
     devices = {t.device.type for t in tensors}
-    fused_devices = {"cuda"} | ({"cpu"} if _TORCH_VERSION >= (2, 4) else set())
+    fused_devices = {"cuda"} | ({"cpu"} if _CPU_HAS_FUSED_ADAM else set())
     if tensors and devices <= fused_devices and all(t.is_floating_point() for t in tensors):
         return {"fused": True}
     return {}

@@ -30,8 +30,8 @@ import torch
 from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
 
-from fakeface_lib.models import build_model
 from fakeface_lib.config import TrainConfig
+from fakeface_lib.models import build_model
 from fakeface_lib.training import autocast_context, make_optimizer, train_one_epoch
 from fakeface_lib.utils import get_device
 

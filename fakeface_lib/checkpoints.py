@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,23 @@ FORMAT_VERSION = 1
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
-    """torch.save to a temporary file, then rename: a crash never leaves half a file."""
+    """torch.save to a temporary file, then rename: a crash never leaves half a file.
+
+    A failed write (a full disk, most often) removes the temporary file, keeps the previous
+    checkpoint and raises an OSError that says how much space is left and what to do.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
+    try:
+        torch.save(state, tmp)
+    except (OSError, RuntimeError) as err:
+        tmp.unlink(missing_ok=True)
+        free = shutil.disk_usage(path.parent).free / 2**20
+        raise OSError(f"Could not write the checkpoint {tmp} ({err}); {free:,.0f} MiB free "
+                      "there. Free some space (old runs/ folders), or pass fit() another "
+                      "checkpoint_dir, or checkpoint_dir=None to train without checkpoints. "
+                      f"The previous checkpoint, if any, is kept at {path}.") from err
     os.replace(tmp, path)
     return path
 

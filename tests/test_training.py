@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -301,3 +302,20 @@ def test_checkpoint_every_writes_only_every_n_epochs_and_the_last(tmp_path, monk
     assert saved == [2, 4, 5]
     with pytest.raises(ValueError, match="checkpoint_every"):
         fit(fresh_model(), loaders(), TrainConfig(num_epochs=1), checkpoint_every=0, progress=False)
+
+
+def test_a_failed_checkpoint_write_keeps_the_previous_one_and_says_what_to_do(tmp_path, monkeypatch):
+    from fakeface_lib import checkpoints
+
+    path = checkpoints.save_checkpoint({"epoch": 1}, tmp_path / "last.pt")
+
+    def disk_full(state, target):
+        Path(target).write_bytes(b"half a file")  # torch.save fails part-way on a full disk
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 1569856")
+
+    monkeypatch.setattr(checkpoints.torch, "save", disk_full)
+    with pytest.raises(OSError, match=r"MiB free.*checkpoint_dir=None.*kept at .*last\.pt"):
+        checkpoints.save_checkpoint({"epoch": 2}, path)
+    monkeypatch.undo()
+    assert not path.with_name("last.pt.tmp").exists()
+    assert checkpoints.load_checkpoint(path) == {"epoch": 1}

@@ -203,13 +203,13 @@ def _score(row: Mapping[str, float], monitor: str) -> tuple[float, float]:
 def _run_epoch(model, loaders, loss_fn, optimizer, device, cfg, epoch, scaler, progress) -> dict:
     start = time.perf_counter()
     lr = optimizer.param_groups[0]["lr"]
-    use_amp, amp_dtype = cfg.amp, getattr(torch, cfg.amp_dtype)  # autocast_context decides
+    amp_dtype = getattr(torch, cfg.amp_dtype)  # autocast_context decides where amp applies
     try:
         train = train_one_epoch(model, loaders["train"], loss_fn, optimizer, device,
-                                scaler=scaler, amp=use_amp, amp_dtype=amp_dtype,
+                                scaler=scaler, amp=cfg.amp, amp_dtype=amp_dtype,
                                 grad_clip=cfg.grad_clip, progress=progress,
                                 desc=f"Epoch {epoch}/{cfg.num_epochs}")
-        val = evaluate(model, loaders["val"], loss_fn, device, amp=use_amp, amp_dtype=amp_dtype)
+        val = evaluate(model, loaders["val"], loss_fn, device, amp=cfg.amp, amp_dtype=amp_dtype)
     except FloatingPointError as err:
         raise FloatingPointError(f"Epoch {epoch}: {err} (lr was {lr:g})") from err
     return {"epoch": epoch, "train_loss": train["loss"], "train_acc": train["acc"],

@@ -1,10 +1,13 @@
-"""Command line: ``python -m fakeface_lib run`` executes the whole series and writes a report."""
+"""Command line: ``python -m fakeface_lib run`` executes the whole series and writes a report;
+``python -m fakeface_lib prune`` deletes old run folders."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+
+from .runs import GB, RUNS_ROOT, prune_runs, usage_note
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,11 +26,32 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=42)
     run.add_argument("--data-dir", type=Path, default=None,
                      help="where datasets are downloaded or generated (default: the repo's data/)")
+    prune = sub.add_parser("prune", help="delete all but the newest run folders under runs/",
+                           allow_abbrev=False)
+    prune.add_argument("--keep", type=int, default=1, help="how many of the newest runs to keep (default 1)")
+    prune.add_argument("--root", type=Path, default=None, help="the runs folder (default: the repo's runs/)")
+    prune.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
     return parser
+
+
+def prune(args: argparse.Namespace) -> int:
+    try:
+        removed = prune_runs(args.root or RUNS_ROOT, keep=args.keep, dry_run=args.dry_run)
+    except ValueError as err:
+        print(f"Stopped: {err}", file=sys.stderr)
+        return 1
+    verb = "would delete" if args.dry_run else "deleted"
+    for folder, size in removed:
+        print(f"{verb} {folder} ({size / GB:.2f} GB)")
+    freed = sum(size for _, size in removed) / GB
+    print(f"{len(removed)} run(s) {verb}, {freed:.2f} GB." if removed else "Nothing to delete.")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "prune":
+        return prune(args)
     from .runner import NotebookFailed, RunOptions, run_series
 
     opts = RunOptions(data=args.data, smoke=args.smoke, out=args.out,
@@ -40,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nStopped: {err}", file=sys.stderr)
         return 1
     print(f"\nReport: {out_dir / 'report.md'}\n        {out_dir / 'report.html'}")
+    note = usage_note(out_dir.parent)
+    if note:
+        print(note)
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nbformat
@@ -10,6 +11,7 @@ import pytest
 from fakeface_lib.__main__ import main
 from fakeface_lib.runner import (NotebookFailed, RunOptions, notebook_parameters,
                                  run_series, scaled_epochs)
+from fakeface_lib.runs import prune_runs, run_folders, usage_note
 
 
 def _notebook(path: Path, body: str, params: str = "DATA = 'demo'\nSMOKE = False\nEPOCHS = 20") -> Path:
@@ -77,3 +79,54 @@ def test_cli_reports_failure_with_exit_code(tmp_path, capsys, monkeypatch):
 def test_cli_rejects_unknown_arguments():
     with pytest.raises(SystemExit):
         main(["run", "--epochs", "3"])
+
+
+def _fake_run(root: Path, name: str, mb: int, mtime: float) -> Path:
+    folder = root / name
+    (folder / "results").mkdir(parents=True)
+    (folder / "checkpoints").mkdir()
+    (folder / "checkpoints" / "last.pt").write_bytes(b"\0" * (mb * 1024 * 1024))
+    os.utime(folder, (mtime, mtime))
+    return folder
+
+
+def test_prune_keeps_the_newest_runs_and_leaves_other_folders_alone(tmp_path):
+    old = _fake_run(tmp_path, "demo-20260101-000000", 2, 1_000)
+    mid = _fake_run(tmp_path, "demo-20260102-000000", 1, 2_000)
+    new = _fake_run(tmp_path, "demo-20260103-000000", 1, 3_000)
+    mine = tmp_path / "my_notes"
+    mine.mkdir()  # no results/: not a run, never pruned
+    assert run_folders(tmp_path) == [old, mid, new]
+
+    listed = prune_runs(tmp_path, keep=1, dry_run=True)
+    assert [p for p, _ in listed] == [old, mid] and old.exists() and mid.exists()
+
+    removed = prune_runs(tmp_path, keep=1)
+    assert removed == [(old, 2 * 1024 * 1024), (mid, 1024 * 1024)]
+    assert not old.exists() and not mid.exists() and new.exists() and mine.exists()
+    assert prune_runs(tmp_path, keep=1) == []
+
+
+@pytest.mark.parametrize("keep", [-1, 1.5, True])
+def test_prune_rejects_a_bad_keep(tmp_path, keep):
+    with pytest.raises(ValueError, match="keep"):
+        prune_runs(tmp_path, keep=keep)
+
+
+def test_usage_note_only_when_runs_take_much_space(tmp_path):
+    _fake_run(tmp_path, "demo-a", 3, 1_000)
+    assert usage_note(tmp_path, warn_above=4 * 1024 * 1024) is None
+    _fake_run(tmp_path, "demo-b", 3, 2_000)
+    note = usage_note(tmp_path, warn_above=4 * 1024 * 1024)
+    assert "2 run(s)" in note and "prune --keep 1" in note
+
+
+def test_cli_prune(tmp_path, capsys):
+    old = _fake_run(tmp_path, "demo-a", 1, 1_000)
+    new = _fake_run(tmp_path, "demo-b", 1, 2_000)
+    assert main(["prune", "--root", str(tmp_path), "--keep", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "deleted" in out and "demo-a" in out and "1 run(s)" in out
+    assert not old.exists() and new.exists()
+    assert main(["prune", "--root", str(tmp_path), "--keep", "-2"]) == 1
+    assert "keep must be" in capsys.readouterr().err

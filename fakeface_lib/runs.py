@@ -1,0 +1,59 @@
+"""The run folders of the main job (``runs/<data>-<time>/``): how much disk they take, and pruning.
+
+One ``make demo`` writes a few GB, mostly Model 2 checkpoints (weights, best weights and the
+optimizer's running averages: about 2 GB each). Nothing is deleted on its own: the runner says
+how much ``runs/`` holds, and ``python -m fakeface_lib prune --keep N`` removes the older runs.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+RUNS_ROOT = Path(__file__).resolve().parents[1] / "runs"
+GB = 1024 ** 3
+
+
+def folder_size(path: Path) -> int:
+    """Bytes in every file under ``path`` (links are not followed)."""
+    return sum(f.lstat().st_size for f in Path(path).rglob("*") if f.is_file() and not f.is_symlink())
+
+
+def run_folders(root: Path = RUNS_ROOT) -> list[Path]:
+    """The run folders under ``root``, oldest first: those with the ``results/`` a run writes.
+
+    Anything else in ``root`` (a file, a folder of your own) is never listed, so never pruned.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    runs = [p for p in root.iterdir() if p.is_dir() and not p.is_symlink() and (p / "results").is_dir()]
+    return sorted(runs, key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def prune_runs(root: Path = RUNS_ROOT, keep: int = 1, dry_run: bool = False) -> list[tuple[Path, int]]:
+    """Delete all but the ``keep`` newest run folders; return ``(folder, bytes)`` for each removed.
+
+    ``dry_run=True`` only lists what would go.
+    """
+    if not isinstance(keep, int) or isinstance(keep, bool) or keep < 0:
+        raise ValueError(f"keep must be a whole number >= 0 (runs to keep), got {keep!r}")
+    runs = run_folders(root)
+    doomed = runs[:max(0, len(runs) - keep)]
+    removed = []
+    for folder in doomed:
+        size = folder_size(folder)
+        if not dry_run:
+            shutil.rmtree(folder)
+        removed.append((folder, size))
+    return removed
+
+
+def usage_note(root: Path = RUNS_ROOT, warn_above: float = 4 * GB) -> str | None:
+    """A line on how much ``root`` holds and how to free it, when it holds more than ``warn_above`` bytes."""
+    runs = run_folders(root)
+    total = sum(folder_size(r) for r in runs)
+    if total <= warn_above:
+        return None
+    return (f"{root} holds {len(runs)} run(s), {total / GB:.1f} GB in all (mostly checkpoints). "
+            "`python -m fakeface_lib prune --keep 1` deletes all but the newest run.")

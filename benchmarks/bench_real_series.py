@@ -22,7 +22,10 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+import torch.nn.functional as F
+from torch import nn
 
+from fakeface_lib import REGIONS
 from fakeface_lib.config import MODEL1_RECIPE, MODEL2_1_RECIPE, MODEL2_2_RECIPE
 from fakeface_lib.data import canonical_split, index_dataset
 from fakeface_lib.evaluation import by_difficulty, compute_metrics, predict
@@ -77,7 +80,53 @@ ATTEMPTS = {
     "resnet18_face_crop": ("ResNet18 scratch + face crop (region-aware)", "resnet18", RESNET_RECIPE,
                            {"crop": "face"}),
     "resnet18_160": ("ResNet18 scratch at 160 px", "resnet18", RESNET_RECIPE, {"image_size": 160}),
+    # Model 1 with an auxiliary head that also predicts which regions were edited (the fakes'
+    # file names say: left eye, right eye, nose, mouth; a real face has none edited).
+    "model1_region_aux": ("Model 1 + auxiliary loss on the edited regions (weight 0.5)", "model1",
+                          MODEL1_RECIPE, {"region_aux": 0.5}),
 }
+
+
+class RegionAuxLoss(nn.Module):
+    """Cross-entropy on real/fake plus ``weight`` x BCE of an auxiliary head on the region flags.
+
+    The head (Linear 128 -> 4) reads Model 1's hidden layer through a forward hook and is
+    registered on the model as ``region_head``, so fit() trains it; the classifier itself is
+    the report's Model 1, untouched. Training labels carry the flags: ``encode_regions``.
+    """
+
+    def __init__(self, model: nn.Module, weight: float):
+        super().__init__()
+        self.weight = weight
+        model.region_head = nn.Linear(model.classifier[0].out_features, len(REGIONS))
+        self.head = model.region_head
+        self.hidden = None
+        model.classifier[1].register_forward_hook(lambda _m, _i, out: setattr(self, "hidden", out))
+
+    def forward(self, logits: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        loss = F.cross_entropy(logits, codes % 2)
+        known = codes >= 32  # plain labels (validation, test) carry no flags: CE only
+        if known.any():
+            bits = (codes[known] // 2) % 16
+            flags = torch.stack([(bits >> i) & 1 for i in range(len(REGIONS))], 1).float()
+            loss = loss + self.weight * F.binary_cross_entropy_with_logits(
+                self.head(self.hidden[known]).float(), flags)
+        return loss
+
+
+def encode_regions(dataset) -> None:
+    """Train labels become label + 2 * region bits + 32 when the regions are known.
+
+    (fit()'s training accuracy is then meaningless for this run; validation and test keep
+    plain labels, so best-epoch choice and every reported metric are as usual.)
+    """
+    codes = []
+    for label, row in zip(dataset.labels, dataset.frame[list(REGIONS)].itertuples(index=False)):
+        if any(pd.isna(v) for v in row):
+            codes.append(label)
+        else:
+            codes.append(label + 2 * sum(int(bool(v)) << i for i, v in enumerate(row)) + 32)
+    dataset.labels = codes
 
 
 def build_loaders(split, opts: dict, seed: int, batch_size: int, workers: int):
@@ -101,11 +150,16 @@ def run_one(name: str, spec: tuple, split, seed: int, args, device) -> dict:
                               amp_dtype="bfloat16", batch_size=args.batch_size)
     loaders = build_loaders(split, opts, seed, args.batch_size, args.num_workers)
     kwargs = {"weights": None} if model_name == "resnet18" else {}
-    model = build_model(model_name, **kwargs).to(device)
+    model = build_model(model_name, **kwargs)
+    loss_fn = None
+    if opts.get("region_aux"):
+        loss_fn = RegionAuxLoss(model, opts["region_aux"])
+        encode_regions(loaders["train"].dataset)
+    model = model.to(device)
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
     start = time.perf_counter()
-    history = fit(model, loaders, cfg, device=device, progress=False)
+    history = fit(model, loaders, cfg, device=device, progress=False, loss_fn=loss_fn)
     seconds = time.perf_counter() - start
     preds = predict(model, loaders["test"], device, tta=bool(opts.get("tta")))
     metrics = compute_metrics(preds)
@@ -118,7 +172,7 @@ def run_one(name: str, spec: tuple, split, seed: int, args, device) -> dict:
         leaked = leaked_fraction(pd.concat([loaders[k].dataset.frame for k in ("train", "test")]))
     return {
         "run": name, "title": title, "seed": seed, "epochs": epochs, "image_size": opts.get("image_size", 128),
-        "augment": opts.get("augment"), "crop": opts.get("crop"), "protocol": opts.get("protocol", "honest"), "tta": bool(opts.get("tta")),
+        "region_aux": opts.get("region_aux"), "augment": opts.get("augment"), "crop": opts.get("crop"), "protocol": opts.get("protocol", "honest"), "tta": bool(opts.get("tta")),
         "params": count_parameters(model), "train_seconds": seconds,
         "load_average_after": list(os.getloadavg()),  # above the core count: the CPU was shared
         "epoch_seconds": [h["seconds"] for h in history], "best_epoch": history.best_epoch,

@@ -55,5 +55,8 @@ def usage_note(root: Path = RUNS_ROOT, warn_above: float = 4 * GB) -> str | None
     total = sum(folder_size(r) for r in runs)
     if total <= warn_above:
         return None
-    return (f"{root} holds {len(runs)} run(s), {total / GB:.1f} GB in all (mostly checkpoints). "
-            "`python -m fakeface_lib prune --keep 1` deletes all but the newest run.")
+    if len(runs) > 1:
+        fix = "`python -m fakeface_lib prune --keep 1` deletes all but the newest run."
+    else:
+        fix = "Its checkpoints/ folder can go once you no longer need to resume or reload its models."
+    return f"{root} holds {len(runs)} run(s), {total / GB:.1f} GB in all (mostly checkpoints). {fix}"

@@ -116,6 +116,7 @@ def test_prune_rejects_a_bad_keep(tmp_path, keep):
 def test_usage_note_only_when_runs_take_much_space(tmp_path):
     _fake_run(tmp_path, "demo-a", 3, 1_000)
     assert usage_note(tmp_path, warn_above=4 * 1024 * 1024) is None
+    assert "checkpoints/ folder can go" in usage_note(tmp_path, warn_above=1024 * 1024)
     _fake_run(tmp_path, "demo-b", 3, 2_000)
     note = usage_note(tmp_path, warn_above=4 * 1024 * 1024)
     assert "2 run(s)" in note and "prune --keep 1" in note

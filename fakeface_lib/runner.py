@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from .runs import RUNS_ROOT
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 
@@ -43,7 +45,7 @@ def series_notebooks(folder: Path = NOTEBOOKS_DIR) -> list[Path]:
     return found
 
 
-def default_out(data: str, root: Path = REPO_ROOT / "runs") -> Path:
+def default_out(data: str, root: Path = RUNS_ROOT) -> Path:
     tag = data if data in ("demo", "kaggle") else Path(data).stem or "data"
     return root / f"{tag}-{datetime.now():%Y%m%d-%H%M%S}"
 

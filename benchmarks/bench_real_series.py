@@ -15,6 +15,7 @@ import dataclasses
 import json
 import os
 import platform
+import shutil
 import sys
 import time
 from datetime import datetime, timezone
@@ -158,9 +159,13 @@ def run_one(name: str, spec: tuple, split, seed: int, args, device) -> dict:
     model = model.to(device)
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    start = time.perf_counter()
-    history = fit(model, loaders, cfg, device=device, progress=False, loss_fn=loss_fn)
-    seconds = time.perf_counter() - start
+    ckpt_dir = args.checkpoint_dir / f"{name}_s{seed}" if args.checkpoint_dir else None
+    resumed = bool(ckpt_dir) and (ckpt_dir / "last.pt").is_file()
+    if resumed:
+        print(f"{name} seed {seed}: resuming from {ckpt_dir}", flush=True)
+    history = fit(model, loaders, cfg, device=device, progress=False, loss_fn=loss_fn,
+                  checkpoint_dir=ckpt_dir, resume=ckpt_dir is not None)
+    seconds = sum(h["seconds"] for h in history)  # every epoch's time, also across a resume
     preds = predict(model, loaders["test"], device, tta=bool(opts.get("tta")))
     metrics = compute_metrics(preds)
     # Flip TTA costs one more pass over the test set: measure it on every run's own weights.
@@ -174,6 +179,7 @@ def run_one(name: str, spec: tuple, split, seed: int, args, device) -> dict:
         "run": name, "title": title, "seed": seed, "epochs": epochs, "image_size": opts.get("image_size", 128),
         "region_aux": opts.get("region_aux"), "augment": opts.get("augment"), "crop": opts.get("crop"), "protocol": opts.get("protocol", "honest"), "tta": bool(opts.get("tta")),
         "params": count_parameters(model), "train_seconds": seconds,
+        "resumed": resumed,
         "load_average_after": list(os.getloadavg()),  # above the core count: the CPU was shared
         "epoch_seconds": [h["seconds"] for h in history], "best_epoch": history.best_epoch,
         "accuracy": metrics["accuracy"], "balanced_accuracy": metrics["balanced_accuracy"],
@@ -210,6 +216,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--limit", type=int, default=None, help="use only N images (a dry run)")
     parser.add_argument("--budget-seconds", type=float, default=float("inf"),
                         help="start no new run after this many seconds")
+    parser.add_argument("--checkpoint-dir", type=Path, default=None,
+                        help="checkpoint every epoch under DIR/RUN_sSEED and resume from there when "
+                             "rerun (a Model 2 run is 80-90 min on a CPU); deleted once the run is saved")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results") / "real_series.json")
     return parser.parse_args(argv)
 
@@ -246,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
         record["runs"].append(result)
         record["elapsed_seconds"] = time.perf_counter() - start
         args.out.write_text(json.dumps(record, indent=1, default=str))
+        if args.checkpoint_dir:
+            shutil.rmtree(args.checkpoint_dir / f"{name}_s{seed}", ignore_errors=True)
         print(f"{name:24s} seed {seed}: acc {result['accuracy']:.3f} bal {result['balanced_accuracy']:.3f} "
               f"auc {result['roc_auc']:.3f} ({result['train_seconds']:.0f} s)", flush=True)
     args.out.write_text(json.dumps(record, indent=1, default=str))

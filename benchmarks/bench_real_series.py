@@ -143,6 +143,11 @@ def build_loaders(split, opts: dict, seed: int, batch_size: int, workers: int):
                         num_workers=workers, seed=seed, progress=False, crop=opts.get("crop"))
 
 
+def checkpoint_dir(args, name: str, seed: int) -> Path | None:
+    """Where one run checkpoints with --checkpoint-dir (None without it)."""
+    return args.checkpoint_dir / f"{name}_s{seed}" if args.checkpoint_dir else None
+
+
 def run_one(name: str, spec: tuple, split, seed: int, args, device) -> dict:
     title, model_name, recipe, opts = spec
     seed_everything(seed)
@@ -159,10 +164,8 @@ def run_one(name: str, spec: tuple, split, seed: int, args, device) -> dict:
     model = model.to(device)
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    ckpt_dir = args.checkpoint_dir / f"{name}_s{seed}" if args.checkpoint_dir else None
-    resumed = bool(ckpt_dir) and (ckpt_dir / "last.pt").is_file()
-    if resumed:
-        print(f"{name} seed {seed}: resuming from {ckpt_dir}", flush=True)
+    ckpt_dir = checkpoint_dir(args, name, seed)
+    resumed = bool(ckpt_dir) and (ckpt_dir / "last.pt").is_file()  # fit() says from which epoch
     history = fit(model, loaders, cfg, device=device, progress=False, loss_fn=loss_fn,
                   checkpoint_dir=ckpt_dir, resume=ckpt_dir is not None)
     seconds = sum(h["seconds"] for h in history)  # every epoch's time, also across a resume
@@ -218,7 +221,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="start no new run after this many seconds")
     parser.add_argument("--checkpoint-dir", type=Path, default=None,
                         help="checkpoint every epoch under DIR/RUN_sSEED and resume from there when "
-                             "rerun (a Model 2 run is 80-90 min on a CPU); deleted once the run is saved")
+                             "rerun (a Model 2 run is 65-80 min on a 2-core CPU); deleted once the run is saved")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results") / "real_series.json")
     return parser.parse_args(argv)
 
@@ -256,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         record["elapsed_seconds"] = time.perf_counter() - start
         args.out.write_text(json.dumps(record, indent=1, default=str))
         if args.checkpoint_dir:
-            shutil.rmtree(args.checkpoint_dir / f"{name}_s{seed}", ignore_errors=True)
+            shutil.rmtree(checkpoint_dir(args, name, seed), ignore_errors=True)
         print(f"{name:24s} seed {seed}: acc {result['accuracy']:.3f} bal {result['balanced_accuracy']:.3f} "
               f"auc {result['roc_auc']:.3f} ({result['train_seconds']:.0f} s)", flush=True)
     args.out.write_text(json.dumps(record, indent=1, default=str))

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fakeface_lib import REGIONS
+from fakeface_lib.checkpoints import CHECKPOINT_NAME
 from fakeface_lib.config import MODEL1_RECIPE, MODEL2_1_RECIPE, MODEL2_2_RECIPE
 from fakeface_lib.data import canonical_split, index_dataset
 from fakeface_lib.evaluation import by_difficulty, compute_metrics, predict
@@ -165,7 +166,7 @@ def run_one(name: str, spec: tuple, split, seed: int, args, device) -> dict:
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
     ckpt_dir = checkpoint_dir(args, name, seed)
-    resumed = bool(ckpt_dir) and (ckpt_dir / "last.pt").is_file()  # fit() says from which epoch
+    resumed = bool(ckpt_dir) and (ckpt_dir / CHECKPOINT_NAME).is_file()  # fit() says from which epoch
     history = fit(model, loaders, cfg, device=device, progress=False, loss_fn=loss_fn,
                   checkpoint_dir=ckpt_dir, resume=ckpt_dir is not None)
     seconds = sum(h["seconds"] for h in history)  # every epoch's time, also across a resume

@@ -90,6 +90,10 @@ def best_leak_free(runs: list[dict]) -> list[str]:
     return [" ".join(line), ""]
 
 
+DIFFICULTY_CAPTION = ("Accuracy by difficulty (real = share of real faces called real; "
+                      "easy/mid/hard = share of fakes caught):")
+
+
 def difficulty_table(runs: list[dict]) -> list[str]:
     rows: dict[str, dict[str, list[float]]] = {}
     for run in runs:
@@ -158,8 +162,7 @@ def real_series_section(record: dict) -> list[str]:
             f"{'; channels-last weights' if record.get('channels_last') else ''}; "
             "best-validation weights; positive class "
             "training_fake. Mean ± standard deviation over training seeds.", ""]
-    out += series_table(runs) + ["", "Accuracy by difficulty (real = share of real faces "
-                                 "called real; easy/mid/hard = share of fakes caught):", ""]
+    out += series_table(runs) + ["", DIFFICULTY_CAPTION, ""]
     out += difficulty_table(runs) + [""]
     if record.get("skipped"):
         out += ["Not run (time budget): " + ", ".join(record["skipped"]), ""]
@@ -251,16 +254,16 @@ def main() -> int:
             sections += throughput_section(record)
         else:
             sections += generic_section(path.stem, record)
-    readme_rows = (series_table(real_runs) + [""] + best_leak_free(real_runs)) if real_runs else []
+    readme_rows: list[str] = []
     if real_runs:
-        sections[4:4] = (["## Best leak-free result", ""] + best_leak_free(real_runs)
+        combined, best = series_table(real_runs), best_leak_free(real_runs)
+        readme_rows = combined + [""] + best
+        sections[4:4] = (["## Best leak-free result", ""] + best
                          + ["## All runs on real photographs, seeds combined", "",
                             "Every run below, one row per recipe (mean ± standard deviation over "
                             "seeds); the sections after this one give each file's command.", ""]
-                         + series_table(real_runs) + ["", "Accuracy by difficulty (real = share "
-                                                      "of real faces called real; easy/mid/hard = "
-                                                      "share of fakes caught):", ""]
-                         + difficulty_table(real_runs) + [""] + leak_table(real_runs))
+                         + combined + ["", DIFFICULTY_CAPTION, ""] + difficulty_table(real_runs)
+                         + [""] + leak_table(real_runs))
     (HERE / "results.md").write_text("\n".join(sections))
     if readme_rows and README.exists():
         text = README.read_text()

@@ -6,6 +6,7 @@ Everything saved is tensors, numbers, strings, lists and dicts, so every file lo
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -17,7 +18,38 @@ import torch
 from torch import nn
 
 CHECKPOINT_NAME = "last.pt"
-FORMAT_VERSION = 1
+IDENTITY_NAME = "run.json"
+FORMAT_VERSION = 2
+
+
+def run_folder(checkpoint_dir: str | Path, run_identity: dict[str, Any]) -> Path:
+    """``checkpoint_dir/<key>``, where one run's checkpoints go; writes its ``run.json`` once."""
+    from .identity import identity_key
+
+    folder = Path(checkpoint_dir) / identity_key(run_identity)
+    folder.mkdir(parents=True, exist_ok=True)
+    record = folder / IDENTITY_NAME
+    if not record.is_file():
+        tmp = record.with_name(record.name + ".tmp")
+        tmp.write_text(json.dumps(run_identity, indent=1, sort_keys=True, default=str),
+                       encoding="utf-8")
+        os.replace(tmp, record)
+    return folder
+
+
+def describe_other_runs(run_dir: Path, run_identity: dict[str, Any]) -> str:
+    """A sentence on the other runs beside ``run_dir`` and how each differs from this one."""
+    from .identity import differences
+
+    others = []
+    for record in sorted(Path(run_dir).parent.glob(f"*/{IDENTITY_NAME}")):
+        if record.parent != run_dir and (record.parent / CHECKPOINT_NAME).is_file():
+            other = json.loads(record.read_text(encoding="utf-8"))
+            others.append(f"{record.parent.name} differs in {', '.join(differences(other, run_identity))}")
+    if not others:
+        return ""
+    return (" Other runs in that folder, kept as they are: " + "; ".join(others) + ". "
+            "(A run resumes only with the same model, data, preprocessing, optimizer and recipe.)")
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
@@ -46,16 +78,26 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load a checkpoint on the CPU with ``weights_only=True``.
 
-    path: a file, or a checkpoint directory (its ``last.pt`` is read).
+    path: a file, or a checkpoint directory: its ``last.pt``, or the one run fit() filed in it.
     """
     path = Path(path)
     if path.is_dir():
-        path = path / CHECKPOINT_NAME
+        path = _only_checkpoint(path)
     if not path.is_file():
         raise FileNotFoundError(
             f"No checkpoint at {path}. fit(..., checkpoint_dir=DIR) writes DIR/{CHECKPOINT_NAME}."
         )
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _only_checkpoint(folder: Path) -> Path:
+    if (folder / CHECKPOINT_NAME).is_file():
+        return folder / CHECKPOINT_NAME
+    found = sorted(folder.glob(f"*/{CHECKPOINT_NAME}"))
+    if len(found) > 1:
+        raise ValueError(f"{folder} holds {len(found)} runs ({', '.join(p.parent.name for p in found)}): "
+                         "name one of their folders.")
+    return found[0] if found else folder / CHECKPOINT_NAME
 
 
 def load_model_weights(model: nn.Module, path: str | Path, which: str = "best") -> nn.Module:
@@ -136,6 +178,7 @@ def training_state(
     best_state: dict[str, torch.Tensor],
     stopped_early: bool,
     generator: torch.Generator | None,
+    identity: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What fit() saves after each epoch. ``best_model`` is None when it equals ``model``."""
     return {
@@ -151,6 +194,7 @@ def training_state(
         "best_epoch": best_epoch,
         "best_model": None if best_epoch == epoch else best_state,
         "stopped_early": stopped_early,
+        "identity": identity,
     }
 
 

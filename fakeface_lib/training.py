@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import checkpoints
+from . import checkpoints, identity
 from .config import TrainConfig
 from .utils import get_device, seed_everything
 
@@ -26,13 +26,15 @@ POSTFIX_SECONDS = 0.5  # between progress-bar loss/acc updates (each one syncs t
 
 
 class History(list):
-    """fit()'s result: a list of per-epoch dicts, plus ``best_epoch`` and ``stopped_early``."""
+    """fit()'s result: per-epoch dicts, plus ``best_epoch``, ``stopped_early`` and ``identity``
+    (the run's identity, which save_run records)."""
 
     def __init__(self, rows: Iterable[dict] = (), best_epoch: int | None = None,
                  stopped_early: bool = False) -> None:
         super().__init__(rows)
         self.best_epoch = best_epoch
         self.stopped_early = stopped_early
+        self.identity: dict | None = None
 
 
 def make_optimizer(params_or_model: nn.Module | Iterable,
@@ -226,13 +228,13 @@ def fit(model: nn.Module, loaders: Mapping[str, Any], cfg: TrainConfig, *,
 
     Best epoch: highest val_acc, ties broken by lower val_loss (cfg.monitor="val_loss" for
     the reverse); early stopping after cfg.patience epochs without a better one.
-    checkpoint_dir: after every epoch DIR/last.pt is written (model, optimizer, scheduler,
-    scaler, RNG states, history, config, best weights); on Colab put it on the mounted Drive
-    (e.g. "/content/drive/MyDrive/fakeface/model1") so a dropped session can resume=True.
-    checkpoint_every: write it every N epochs only (and after the last): Model 2's checkpoint
-    is about 2 GB, slower to write to Drive than a GPU epoch takes.
-    resume=True with a checkpoint made under another config raises (delete the folder or
-    pass resume=False to start afresh); a larger num_epochs continues the run.
+    checkpoint_dir: the run's folder. Each run is filed in ``DIR/<key>/`` by its identity
+    (model, training and validation images, preprocessing, optimizer, recipe: see
+    :mod:`fakeface_lib.identity`), with ``last.pt`` (model, optimizer, scheduler, scaler, RNG
+    states, history, best weights) written every ``checkpoint_every`` epochs and after the last.
+    resume=True continues the run of this very identity if DIR holds one (a larger num_epochs
+    trains on); anything else (other data, model, preprocessing or recipe) starts afresh in a
+    folder of its own and says how it differs from the runs already there.
     The optimizer defaults to make_optimizer(model, cfg), the loss to CrossEntropyLoss.
     """
     _check_loaders(loaders)
@@ -247,9 +249,10 @@ def fit(model: nn.Module, loaders: Mapping[str, Any], cfg: TrainConfig, *,
     if loss_fn is None:
         loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     history, best_state = History(), checkpoints.cpu_state_dict(model)
-    ckpt_path = Path(checkpoint_dir) / checkpoints.CHECKPOINT_NAME if checkpoint_dir else None
+    history.identity = identity.run_identity(model, loaders, objects["optimizer"], cfg)
+    run_dir = checkpoints.run_folder(checkpoint_dir, history.identity) if checkpoint_dir else None
     if resume:
-        history, best_state = _resume(ckpt_path, cfg, objects, history, best_state)
+        history, best_state = _resume(run_dir, cfg, objects, history, best_state)
     for epoch in range(len(history) + 1, cfg.num_epochs + 1):
         if history.stopped_early:
             break
@@ -260,10 +263,11 @@ def fit(model: nn.Module, loaders: Mapping[str, Any], cfg: TrainConfig, *,
         best_state, improved = _record_epoch(history, row, model, cfg, best_state)
         print(format_epoch_line(row, cfg.num_epochs) + ("  (best)" if improved else ""))
         due = epoch % checkpoint_every == 0 or epoch == cfg.num_epochs or history.stopped_early
-        if ckpt_path is not None and due:
+        if run_dir is not None and due:
             checkpoints.save_checkpoint(checkpoints.training_state(
                 epoch=epoch, history=history, config=cfg.to_dict(), best_epoch=history.best_epoch,
-                best_state=best_state, stopped_early=history.stopped_early, **objects), ckpt_path)
+                best_state=best_state, stopped_early=history.stopped_early,
+                identity=history.identity, **objects), run_dir / checkpoints.CHECKPOINT_NAME)
         if history.stopped_early:
             print(f"Early stopping: no better {cfg.monitor} for {cfg.patience} epochs "
                   f"(best epoch {history.best_epoch}).")
@@ -295,21 +299,22 @@ def _record_epoch(history: History, row: dict, model: nn.Module, cfg: TrainConfi
     return best_state, improved
 
 
-def _resume(ckpt_path: Path, cfg: TrainConfig, objects: dict, history: History,
+def _resume(run_dir: Path, cfg: TrainConfig, objects: dict, history: History,
             best_state: dict) -> tuple[History, dict]:
-    """Restore a run from ckpt_path if it exists (printing one line); else start afresh."""
+    """Restore this run from run_dir if it was saved there (one printed line); else start afresh."""
+    ckpt_path = run_dir / checkpoints.CHECKPOINT_NAME
     if not ckpt_path.is_file():
-        print(f"No checkpoint at {ckpt_path}: starting from epoch 1.")
+        print(f"No checkpoint of this run yet: starting from epoch 1 (saving to {run_dir})."
+              + checkpoints.describe_other_runs(run_dir, history.identity))
         return history, best_state
     ckpt = checkpoints.load_checkpoint(ckpt_path)
-    changed = sorted(k for k, v in cfg.to_dict().items()
-                     if ckpt["config"].get(k) != v and k not in ("num_epochs", "patience"))
-    if changed:
-        diff = ", ".join(f"{k}: {ckpt['config'].get(k)!r} -> {cfg.to_dict()[k]!r}" for k in changed)
-        raise ValueError(f"The checkpoint in {ckpt_path.parent} was made with another config ({diff}). "
+    if ckpt.get("identity") != history.identity:
+        raise ValueError(f"{ckpt_path} holds another run than its folder name says "
+                         f"({'; '.join(identity.differences(ckpt.get('identity') or {}, history.identity))}). "
                          "Delete that folder, or pass resume=False, to start afresh.")
+    restored = History(ckpt["history"], best_epoch=ckpt["best_epoch"],
+                       stopped_early=ckpt["stopped_early"])
+    restored.identity = history.identity
     best_state = checkpoints.restore_training_state(ckpt, **objects)
-    history = History(ckpt["history"], best_epoch=ckpt["best_epoch"],
-                      stopped_early=ckpt["stopped_early"])
     print(f"Resuming from epoch {ckpt['epoch']} of {cfg.num_epochs} ({ckpt_path}).")
-    return history, best_state
+    return restored, best_state

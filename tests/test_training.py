@@ -233,7 +233,8 @@ def test_checkpoint_loads_with_weights_only(tmp_path):
     model = fresh_model()
     cfg = dataclasses.replace(CFG, optimizer="sgd")
     history = fit(model, loaders(), cfg, device=CPU, progress=False, checkpoint_dir=tmp_path)
-    ckpt = torch.load(tmp_path / "last.pt", weights_only=True)
+    (path,) = tmp_path.glob("*/last.pt")  # one run, filed under its identity key
+    ckpt = torch.load(path, weights_only=True)
     assert ckpt["epoch"] == 3 and ckpt["config"] == cfg.to_dict()
     assert without_seconds(ckpt["history"]) == without_seconds(history)
     assert ckpt["best_epoch"] == history.best_epoch
@@ -251,8 +252,8 @@ def test_resume_of_a_finished_run_trains_nothing(tmp_path, capsys):
     history = fit(fresh_model(), loaders(), CFG, device=CPU, progress=False,
                   checkpoint_dir=tmp_path, resume=True)
     assert len(history) == 3
-    assert capsys.readouterr().out.splitlines() == [
-        f"Resuming from epoch 3 of 3 ({tmp_path / 'last.pt'})."]
+    (path,) = tmp_path.glob("*/last.pt")
+    assert capsys.readouterr().out.splitlines() == [f"Resuming from epoch 3 of 3 ({path})."]
 
 
 def test_early_stopping_stops(capsys):
@@ -277,17 +278,6 @@ def test_format_epoch_line_matches_the_report():
            "val_acc": 0.5317, "lr": 1e-3, "seconds": 2.04}
     assert format_epoch_line(row, 10).startswith(
         "Epoch [1/10], Train Loss: 0.9628, Train Acc: 51.90%, Valid Loss: 0.6900, Valid Acc: 53.17%")
-
-
-def test_resume_refuses_a_checkpoint_of_another_config(tmp_path):
-    import dataclasses
-
-    data = loaders()
-    cfg = TrainConfig(num_epochs=1, lr=1e-2, seed=0)
-    fit(fresh_model(), data, cfg, checkpoint_dir=tmp_path, progress=False)
-    changed = dataclasses.replace(cfg, lr=1e-3, num_epochs=2)
-    with pytest.raises(ValueError, match=r"lr: 0\.01 -> 0\.001.*resume=False"):
-        fit(fresh_model(), data, changed, checkpoint_dir=tmp_path, resume=True, progress=False)
 
 
 def test_checkpoint_every_writes_only_every_n_epochs_and_the_last(tmp_path, monkeypatch):

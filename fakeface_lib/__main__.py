@@ -18,7 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="execute notebooks 00-05 and write report.md/report.html",
                          allow_abbrev=False)
     run.add_argument("--data", default="demo",
-                     help="demo (default, offline), kaggle, a Google Drive file id, a .zip or a folder")
+                     help="demo (default, offline), kaggle, a Google Drive file id or link, a .zip or a "
+                          "folder (a relative path is taken from the current folder)")
     run.add_argument("--smoke", action="store_true", help="tiny settings: seconds per notebook")
     run.add_argument("--out", type=Path, default=None, help="output folder (default runs/<data>-<time>/)")
     run.add_argument("--epochs-scale", type=float, default=1.0,
@@ -26,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=42)
     run.add_argument("--data-dir", type=Path, default=None,
                      help="where datasets are downloaded or generated (default: the repo's data/)")
+    run.add_argument("--checkpoints", action=argparse.BooleanOptionalAction, default=None,
+                     help="save checkpoints and resume from them (default: off with --smoke, "
+                          "each notebook's own setting otherwise)")
     prune = sub.add_parser("prune", help="delete all but the newest run folders under runs/",
                            allow_abbrev=False)
     prune.add_argument("--keep", type=int, default=1, help="how many of the newest runs to keep (default 1)")
@@ -55,9 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     from .runner import NotebookFailed, RunOptions, run_series
 
     opts = RunOptions(data=args.data, smoke=args.smoke, out=args.out,
-                      epochs_scale=args.epochs_scale, seed=args.seed)
+                      epochs_scale=args.epochs_scale, seed=args.seed, checkpoints=args.checkpoints)
     if args.data_dir is not None:
-        opts.data_dir = args.data_dir.resolve()
+        opts.data_dir = args.data_dir  # run_series makes it absolute, as --data and --out
     try:
         out_dir = run_series(opts)
     except (NotebookFailed, FileNotFoundError, ValueError) as err:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from fakeface_lib.__main__ import main
-from fakeface_lib.runner import (NotebookFailed, RunOptions, notebook_parameters,
-                                 run_series, scaled_epochs)
+from fakeface_lib.runner import (NotebookFailed, RunOptions, execute_notebook, notebook_parameters,
+                                 resolve_data, run_series, scaled_epochs)
 from fakeface_lib.runs import prune_runs, run_folders, usage_note
 
 
@@ -81,6 +84,126 @@ def test_cli_rejects_unknown_arguments():
         main(["run", "--epochs", "3"])
 
 
+@pytest.mark.parametrize("data", ["demo", "kaggle", "1AbCdEfGhIjKlMnOpQrStUvWxYz",
+                                  "https://drive.google.com/file/d/1AbCdEfGhIjKlMnOpQrStUvWxYz/view"])
+def test_resolve_data_leaves_keywords_and_drive_sources_alone(tmp_path, data):
+    assert resolve_data(data, tmp_path) == data
+
+
+def test_resolve_data_makes_existing_paths_absolute(tmp_path):
+    (tmp_path / "some").mkdir()
+    (tmp_path / "some" / "archive.zip").write_bytes(b"PK")
+    assert resolve_data("some/archive.zip", tmp_path) == str(tmp_path / "some" / "archive.zip")
+    assert resolve_data("some", tmp_path) == str(tmp_path / "some")
+
+
+@pytest.mark.parametrize("data", ["archive.zip", "some/folder"])
+def test_resolve_data_refuses_a_missing_path_naming_where_it_looked(tmp_path, data):
+    with pytest.raises(FileNotFoundError) as err:
+        resolve_data(data, tmp_path)
+    assert data in str(err.value) and str(tmp_path / data) in str(err.value)
+
+
+def _capture_run(monkeypatch, notebooks: list[Path],
+                 fail_on: str | None = None) -> list[tuple[str, dict, Path]]:
+    """run_series with the series replaced by ``notebooks`` and nothing executed: the calls it makes
+    (the notebook named ``fail_on`` raises NotebookFailed)."""
+    calls = []
+
+    def fake_execute(path, out_dir, params, cwd=None, pythonpath=()):
+        if "SCRATCH_DIR" in params:
+            assert Path(params["SCRATCH_DIR"]).is_dir(), "the scratch folder exists while notebooks run"
+        calls.append((Path(path).name, params, Path(out_dir)))
+        if Path(path).name == fail_on:
+            raise NotebookFailed(f"{fail_on} failed")
+        return 0.0
+
+    monkeypatch.setattr("fakeface_lib.runner.series_notebooks", lambda: notebooks)
+    monkeypatch.setattr("fakeface_lib.runner.execute_notebook", fake_execute)
+    monkeypatch.setattr("fakeface_lib.report.write_report", lambda *a, **k: None)
+    return calls
+
+
+def test_cli_relative_paths_are_taken_from_where_the_command_runs(tmp_path, monkeypatch):
+    nb = _notebook(tmp_path / "00_x.ipynb", "pass",
+                   params="DATA = 'demo'\nDATA_DIR = 'data'\nRESULTS_DIR = 'results'")
+    calls = _capture_run(monkeypatch, [nb])
+    here = tmp_path / "elsewhere"
+    (here / "some").mkdir(parents=True)
+    (here / "some" / "archive.zip").write_bytes(b"PK")
+    monkeypatch.chdir(here)
+    assert main(["run", "--data", "some/archive.zip", "--out", "out", "--data-dir", "cache"]) == 0
+    [(name, params, out_dir)] = calls
+    assert params == {"DATA": str(here / "some" / "archive.zip"), "DATA_DIR": str(here / "cache"),
+                      "RESULTS_DIR": str(here / "out" / "results")}
+    assert out_dir == here / "out"
+
+
+def test_cli_missing_data_path_stops_before_any_notebook(tmp_path, monkeypatch, capsys):
+    calls = _capture_run(monkeypatch, [_notebook(tmp_path / "00_x.ipynb", "pass")])
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--data", "missing/archive.zip", "--out", "out"]) == 1
+    err = capsys.readouterr().err
+    assert "missing/archive.zip" in err and str(tmp_path / "missing" / "archive.zip") in err
+    assert calls == [] and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("smoke, checkpoints, expected", [
+    (True, None, False), (False, None, "absent"), (True, True, True), (False, False, False)])
+def test_checkpoint_off_in_smoke_mode_unless_forced(tmp_path, smoke, checkpoints, expected):
+    nb = _notebook(tmp_path / "01_x.ipynb", "pass", params="SMOKE = False\nCHECKPOINT = True")
+    plain = _notebook(tmp_path / "02_y.ipynb", "pass", params="SMOKE = False")
+    opts = RunOptions(smoke=smoke, checkpoints=checkpoints)
+    assert notebook_parameters(nb, opts, tmp_path).get("CHECKPOINT", "absent") == expected
+    assert "CHECKPOINT" not in notebook_parameters(plain, opts, tmp_path)
+
+
+@pytest.mark.parametrize("flags, expected", [([], None), (["--no-checkpoints"], False),
+                                             (["--checkpoints"], True)])
+def test_cli_checkpoints_flag(monkeypatch, flags, expected):
+    seen = []
+    monkeypatch.setattr("fakeface_lib.runner.run_series", lambda opts: seen.append(opts) or Path("x"))
+    monkeypatch.setattr("fakeface_lib.__main__.usage_note", lambda root: None)
+    assert main(["run", "--smoke", *flags]) == 0
+    assert seen[0].checkpoints is expected
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_one_scratch_folder_per_job_removed_at_the_end(tmp_path, monkeypatch, capsys, fail):
+    params = "SMOKE = False\nSCRATCH_DIR = None"
+    notebooks = [_notebook(tmp_path / "01_a.ipynb", "pass", params=params),
+                 _notebook(tmp_path / "02_b.ipynb", "pass", params="SMOKE = False"),
+                 _notebook(tmp_path / "03_c.ipynb", "pass", params=params)]
+    calls = _capture_run(monkeypatch, notebooks, fail_on="03_c.ipynb" if fail else None)
+    if fail:
+        with pytest.raises(NotebookFailed):
+            run_series(RunOptions(out=tmp_path / "out"))
+    else:
+        run_series(RunOptions(out=tmp_path / "out"))
+    scratch = {c[1].get("SCRATCH_DIR") for c in calls}
+    assert len(calls) == 3 and "SCRATCH_DIR" not in calls[1][1] and len(scratch - {None}) == 1
+    folder = Path((scratch - {None}).pop())
+    assert folder.name.startswith("fakeface-scratch-") and not folder.exists()
+    shown = capsys.readouterr()
+    assert "scratch" not in shown.out + shown.err, "nothing said about it when it goes"
+
+
+def test_scratch_folder_that_cannot_be_removed_is_reported(tmp_path, monkeypatch, capsys):
+    _capture_run(monkeypatch, [_notebook(tmp_path / "01_a.ipynb", "pass")])
+    removed = []
+
+    def stuck(path):
+        removed.append(Path(path))
+        raise PermissionError("busy")
+
+    monkeypatch.setattr("fakeface_lib.runner.shutil.rmtree", stuck)
+    capsys.readouterr()
+    run_series(RunOptions(out=tmp_path / "out"))
+    err = capsys.readouterr().err
+    assert "busy" in err and str(removed[0]) in err
+    removed[0].rmdir()
+
+
 def _fake_run(root: Path, name: str, mb: int, mtime: float) -> Path:
     folder = root / name
     (folder / "results").mkdir(parents=True)
@@ -131,3 +254,72 @@ def test_cli_prune(tmp_path, capsys):
     assert not old.exists() and new.exists()
     assert main(["prune", "--root", str(tmp_path), "--keep", "-2"]) == 1
     assert "keep must be" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("error, says", [
+    ("dead", "the kernel died (most often it ran out of memory)"),
+    ("died at start", "the kernel died"), ("timeout", "a cell ran past its time limit")])
+def test_kernel_failures_become_notebook_failed(tmp_path, monkeypatch, error, says):
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    raised = {"dead": DeadKernelError("Kernel died"), "timeout": CellTimeoutError("Cell timed out"),
+              "died at start": RuntimeError("Kernel died before replying to kernel_info")}[error]
+
+    def fail(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr("papermill.execute_notebook", fail)
+    nb = _notebook(tmp_path / "03_x.ipynb", "pass")
+    with pytest.raises(NotebookFailed, match=rf"^03_x\.ipynb stopped: {re.escape(says)}.*--smoke"):
+        execute_notebook(nb, tmp_path / "out", {})
+
+
+def test_other_errors_pass_through_unchanged(tmp_path, monkeypatch):
+    def fail(*args, **kwargs):
+        raise RuntimeError("something else")
+
+    monkeypatch.setattr("papermill.execute_notebook", fail)
+    with pytest.raises(RuntimeError, match="^something else$"):
+        execute_notebook(_notebook(tmp_path / "03_x.ipynb", "pass"), tmp_path / "out", {})
+
+
+@pytest.mark.slow
+def test_dead_kernel_stops_the_run_naming_notebook_and_what_to_do(tmp_path):
+    dying = _notebook(tmp_path / "01_dying.ipynb", "import os; os._exit(1)")
+    after = _notebook(tmp_path / "02_after.ipynb", "print('never')")
+    with pytest.raises(NotebookFailed) as err:
+        run_series(RunOptions(out=tmp_path / "out", notebooks=[dying, after]))
+    message = str(err.value)
+    copy = tmp_path / "out" / "01_dying.ipynb"
+    assert message.startswith("01_dying.ipynb stopped: the kernel died") and "memory" in message
+    assert "--smoke" in message and "--epochs-scale" in message and str(copy) in message
+    assert copy.exists() and not (tmp_path / "out" / "02_after.ipynb").exists()
+
+
+@pytest.mark.slow
+def test_kernel_is_this_interpreter_in_the_given_cwd_with_extra_pythonpath(tmp_path, monkeypatch):
+    decoy = tmp_path / "decoy" / "kernels" / "python3"  # what kernel_name="python3" would find first
+    decoy.mkdir(parents=True)
+    (decoy / "kernel.json").write_text('{"argv": ["/nonexistent/python", "-m", "ipykernel_launcher", '
+                                       '"-f", "{connection_file}"], "display_name": "decoy", '
+                                       '"language": "python"}')
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "decoy"))
+    monkeypatch.setenv("FAKEFACE_TEST_MARK", "inherited")
+    stubs = tmp_path / "stubs" / "stub_pkg"
+    stubs.mkdir(parents=True)
+    (stubs / "__init__.py").write_text("NAME = 'stub'")
+    body = ("import os, sys, json, stub_pkg\n"
+            "json.dump([sys.executable, os.getcwd(), stub_pkg.NAME, os.environ['FAKEFACE_TEST_MARK'], X],"
+            " open('seen.json', 'w'))")
+    nb = _notebook(tmp_path / "00_where.ipynb", body, params="X = 0")
+    work = tmp_path / "work"
+    work.mkdir()
+    pythonpath_before = os.environ.get("PYTHONPATH")
+    seconds = execute_notebook(nb, tmp_path / "out", {"X": 7}, cwd=work, pythonpath=[tmp_path / "stubs"])
+    assert seconds > 0 and (tmp_path / "out" / "00_where.ipynb").exists()
+    seen = json.loads((work / "seen.json").read_text())
+    assert seen == [sys.executable, str(work.resolve()), "stub", "inherited", 7]
+    assert os.environ["JUPYTER_PATH"] == str(tmp_path / "decoy"), "the environment is restored"
+    assert os.environ.get("PYTHONPATH") == pythonpath_before
+    copy = json.loads((tmp_path / "out" / "00_where.ipynb").read_text())
+    assert copy["metadata"]["kernelspec"]["name"] == "python3", "the copy opens with the usual kernel"

@@ -1,60 +1,17 @@
-"""What every notebook's setup cell does: device check, seeds, plot style, Colab paths."""
+"""What every notebook's setup cell does (device check, seeds, plot style), and the statistics
+and text summaries the notebooks print. Where things are saved: :mod:`fakeface_lib.colab`."""
 
 from __future__ import annotations
 
-import sys
 import warnings
-from pathlib import Path
 
 import torch
 
+from .colab import in_colab
 from .utils import get_device, seed_everything
 
-COLAB_DRIVE = Path("/content/drive")
 NO_GPU_HINT = ("This Colab runtime has no GPU: training will be very slow. "
                "Runtime > Change runtime type > Hardware accelerator: T4 GPU, then rerun.")
-
-
-def in_colab() -> bool:
-    """True inside a Google Colab runtime."""
-    return "google.colab" in sys.modules
-
-
-def setup_notebook(seed: int = 42) -> torch.device:
-    """Seed everything, pick the device, print it, and warn on a Colab runtime without GPU."""
-    import matplotlib.pyplot as plt
-
-    seed_everything(seed)
-    device = get_device()
-    name = torch.cuda.get_device_name(0) if device.type == "cuda" else device.type
-    print(f"torch {torch.__version__} | device: {name} | seed: {seed}")
-    if in_colab() and device.type != "cuda":
-        warnings.warn(NO_GPU_HINT, stacklevel=2)
-    plt.rcParams.update({"figure.dpi": 90, "axes.grid": False})
-    return device
-
-
-def drive_folder() -> Path:
-    """``MyDrive/fakeface`` on Colab, mounting Google Drive first (Colab asks once)."""
-    if not (COLAB_DRIVE / "MyDrive").exists():
-        from google.colab import drive  # type: ignore[import-not-found]
-
-        drive.mount(str(COLAB_DRIVE))
-    return COLAB_DRIVE / "MyDrive" / "fakeface"
-
-
-def checkpoint_dir(run_name: str, local_root: str | Path = "checkpoints") -> Path:
-    """Where a run keeps its checkpoints: Google Drive on Colab, so a disconnect loses nothing.
-
-    On Colab this mounts Drive (it asks for permission once) and uses
-    ``MyDrive/fakeface/checkpoints/<run_name>``; elsewhere ``<local_root>/<run_name>``.
-    """
-    if in_colab():
-        path = drive_folder() / "checkpoints" / run_name
-    else:
-        path = Path(local_root) / run_name
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def smoke_subset(frame, n_per_split: int = 32, seed: int = 0):
@@ -128,16 +85,3 @@ def summarize_metrics(metrics: dict, split: str = "test") -> str:
         verdict = (f"The baseline lies inside the 95% interval: on accuracy alone, this {split} set "
                    f"cannot tell the model from always answering {majority}.")
     return "\n".join(lines + [verdict])
-
-
-def results_dir(path: str | Path = "results") -> Path:
-    """Where runs save their results: on Colab a relative path goes to Drive.
-
-    Each Colab notebook runs on a machine of its own, so results kept on the local disk
-    would be gone by the time notebook 05 compares them; ``MyDrive/fakeface/<path>`` stays.
-    """
-    path = Path(path)
-    if in_colab() and not path.is_absolute():
-        path = drive_folder() / path
-    path.mkdir(parents=True, exist_ok=True)
-    return path

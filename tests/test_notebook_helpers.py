@@ -1,4 +1,4 @@
-"""Notebook helpers: smoke subsets, checkpoint folders, accuracy intervals, metric summaries."""
+"""Notebook helpers: smoke subsets, accuracy intervals, metric summaries."""
 
 from __future__ import annotations
 
@@ -86,20 +86,3 @@ def test_smoke_subset_caps_each_split_and_keeps_both_classes():
         smoke_subset(frame.drop(columns="split"))
 
 
-def test_checkpoint_dir_outside_colab_is_a_local_folder(tmp_path, monkeypatch):
-    monkeypatch.setattr(notebook, "in_colab", lambda: False)
-    path = notebook.checkpoint_dir("model1", local_root=tmp_path / "ckpt")
-    assert path == tmp_path / "ckpt" / "model1" and path.is_dir()
-
-
-def test_results_dir_is_local_off_colab_and_on_drive_in_colab(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(notebook, "in_colab", lambda: False)
-    assert notebook.results_dir("results") == Path("results") and Path("results").is_dir()
-    drive = tmp_path / "drive"
-    (drive / "MyDrive").mkdir(parents=True)  # already mounted: no google.colab call
-    monkeypatch.setattr(notebook, "in_colab", lambda: True)
-    monkeypatch.setattr(notebook, "COLAB_DRIVE", drive)
-    assert notebook.results_dir("results") == drive / "MyDrive" / "fakeface" / "results"
-    absolute = tmp_path / "elsewhere"
-    assert notebook.results_dir(absolute) == absolute and absolute.is_dir()

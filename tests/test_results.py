@@ -58,3 +58,63 @@ def test_report_lists_runs_and_embeds_figures(tmp_path):
     assert "| Model 1" in md and "50.0 %" in md and "0.750" in md and "- images: 4" in md
     html = (tmp_path / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 2  # ROC and the training curves, inline
+
+
+def _history(val_acc: float, test_better: bool = False) -> list[dict]:
+    return [{"epoch": 1, "train_loss": 0.7, "train_acc": 0.5, "val_loss": 0.6, "val_acc": val_acc,
+             "seconds": 1.0}]
+
+
+def test_best_is_chosen_on_validation_not_on_test(tmp_path):
+    good_test = _preds().assign(pred=[0, 0, 1, 1])  # 100 % on test
+    save_run(tmp_path, "a", title="A", model=nn.Linear(3, 2), history=_history(0.55), preds=good_test)
+    save_run(tmp_path, "b", title="B", model=nn.Linear(3, 2), history=_history(0.70), preds=_preds())
+    save_run(tmp_path, "c", title="C", model=nn.Linear(3, 2), history=_history(0.90), preds=_preds(),
+             leak_free=False)  # leaky runs are never chosen
+    from fakeface_lib.results import choose_best
+
+    runs = load_runs(tmp_path)
+    assert choose_best(runs)["name"] == "b"
+    assert list(results_table(runs)["val_acc"]) == [0.55, 0.70, 0.90]
+
+
+def test_runs_of_other_data_or_smoke_runs_are_never_compared(tmp_path):
+    from fakeface_lib.results import data_label
+
+    save_run(tmp_path, "real", title="R", model=nn.Linear(3, 2), history=HISTORY, preds=_preds(), data="kaggle")
+    save_run(tmp_path, "smoke", title="S", model=nn.Linear(3, 2), history=HISTORY, preds=_preds(),
+             data="kaggle", smoke=True)
+    with pytest.raises(ValueError, match=r"different data \(kaggle, kaggle \(smoke\)\)"):
+        results_table(load_runs(tmp_path))
+    real, smoke = load_runs(tmp_path)  # sorted by name
+    assert data_label([real]) == "kaggle data" and "SMOKE" in data_label([smoke])
+
+
+def test_weights_are_saved_in_half_precision_and_load_back(tmp_path):
+    import torch
+
+    from fakeface_lib.results import load_run_weights
+
+    model = nn.Linear(3000, 2)
+    save_run(tmp_path, "m", title="M", model=model, history=HISTORY, preds=_preds(), weights=True)
+    path = tmp_path / "m.weights.pt"
+    assert torch.load(path, weights_only=True)["weight"].dtype == torch.float16
+    assert path.stat().st_size < 3000 * 2 * 4 * 0.6  # half of float32
+    loaded = load_run_weights(tmp_path, "m", nn.Linear(3000, 2))
+    assert loaded.weight.dtype == torch.float32
+    assert torch.allclose(loaded.weight, model.weight, atol=1e-3)
+    with pytest.raises(FileNotFoundError, match="weights=True"):
+        load_run_weights(tmp_path, "missing", nn.Linear(3000, 2))
+
+
+def test_report_gives_each_data_source_a_section_of_its_own(tmp_path):
+    results = tmp_path / "results"
+    save_run(results / "demo", "m1", title="Model 1", model=nn.Linear(3, 2), history=HISTORY,
+             preds=_preds(), data="demo")
+    save_run(results / "smoke-demo", "m1", title="Model 1", model=nn.Linear(3, 2), history=HISTORY,
+             preds=_preds(), data="demo", smoke=True)
+    write_report(tmp_path, results, opts=RunOptions(data="demo"), timings={"01_model1": 3.0})
+    md = (tmp_path / "report.md").read_text()
+    assert "## Models compared: demo data\n" in md
+    assert "## Models compared: demo data, SMOKE runs (their numbers mean nothing)" in md
+    assert md.count("**Chosen on validation: Model 1** (validation accuracy 60.0 %)") == 2

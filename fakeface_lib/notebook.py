@@ -14,6 +14,20 @@ NO_GPU_HINT = ("This Colab runtime has no GPU: training will be very slow. "
                "Runtime > Change runtime type > Hardware accelerator: T4 GPU, then rerun.")
 
 
+def setup_notebook(seed: int = 42) -> torch.device:
+    """Seed everything, pick the device, print it, and warn on a Colab runtime without GPU."""
+    import matplotlib.pyplot as plt
+
+    seed_everything(seed)
+    device = get_device()
+    name = torch.cuda.get_device_name(0) if device.type == "cuda" else device.type
+    print(f"torch {torch.__version__} | device: {name} | seed: {seed}")
+    if in_colab() and device.type != "cuda":
+        warnings.warn(NO_GPU_HINT, stacklevel=2)
+    plt.rcParams.update({"figure.dpi": 90, "axes.grid": False})
+    return device
+
+
 def smoke_subset(frame, n_per_split: int = 32, seed: int = 0):
     """At most ``n_per_split`` rows of each split, both classes kept: the SMOKE-mode data.
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from fakeface_lib import GITHUB_REPO
+from fakeface_lib import GITHUB_REPO, colab_url
 
 ROOT = Path(__file__).resolve().parents[1]
 SERIES = ["00_preprocessing", "01_model1", "02_model2_1", "03_model2_2_augmentation",
@@ -47,9 +47,9 @@ def test_stored_without_outputs(name):
 def test_first_cell_title_chapter_and_badge_to_itself(name):
     first = _read(name).cells[0]
     assert first.cell_type == "markdown" and first.source.startswith("# ")
-    badge = re.search(r"\(https://colab\.research\.google\.com/github/([^)]+)\)", first.source)
+    badge = re.search(r"\((https://colab\.research\.google\.com/github/[^)]+)\)", first.source)
     assert badge, f"{name}: the first cell needs an 'Open in Colab' badge"
-    assert badge.group(1) == f"{GITHUB_REPO}/blob/main/notebooks/{name}.ipynb"
+    assert badge.group(1) == colab_url(f"{name}.ipynb")
     assert "report" in first.source.lower(), f"{name}: say which chapter of the report it mirrors"
 
 
@@ -128,8 +128,8 @@ def test_resnet18_notebook_fine_tunes_pretrained_weights_unedited(tmp_path, monk
                                 notebooks=[ROOT / "notebooks" / f"{name}.ipynb"]))
     assert "No pretrained weights" not in (out / f"{name}.ipynb").read_text()
     for run in ("resnet18_frozen", "resnet18_finetune"):
-        record = json.loads((out / "results" / f"{run}.json").read_text())
+        record = json.loads((out / "results" / "smoke-demo" / f"{run}.json").read_text())
         assert record["pretrained"] is True, run
         assert "no pretrained weights" not in record["title"], record["title"]
-    frozen = json.loads((out / "results" / "resnet18_frozen.json").read_text())
+    frozen = json.loads((out / "results" / "smoke-demo" / "resnet18_frozen.json").read_text())
     assert frozen["params"] == 11_177_538 and frozen["trained"] == "head only"

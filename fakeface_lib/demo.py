@@ -1,7 +1,8 @@
 """The generated offline demo dataset: drawn faces, and fakes spliced the way the real ones were.
 
 Same layout and names as the Kaggle set (training_real/real_00001.jpg, training_fake/
-{easy|mid|hard}_{id}_{code}.jpg), so every notebook runs here without a download.
+{easy|mid|hard}_{id}_{code}.jpg), so every notebook runs here without a download. The faces
+are drawn around the region boxes of ``fakeface_lib.regions``.
 """
 
 from __future__ import annotations
@@ -14,22 +15,13 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from fakeface_lib import CLASS_NAMES, REGIONS
+from fakeface_lib.regions import REGION_BOXES
+from fakeface_lib.regions import region_boxes  # noqa: F401  (kept for notebooks 00, 03, 05)
 
 DEMO_VERSION = 2  # bump when the pictures change, so old stamps no longer match
 STAMP_NAME = ".demo.json"  # hidden: index_dataset skips it
 JPEG_QUALITY = 90
 
-# Approximate edited-region boxes as fractions (x0, y0, x1, y1) of the image frame. Centred on
-# the mean face of the Kaggle set (eye centres x 0.37 / 0.60, y 0.48; nose tip y 0.60; mouth
-# y 0.79) and generous, because faces there move by about +-10 % of the frame; the eye boxes
-# take in the brows. "left_eye" is the eye on the image's left (the person's right eye): the
-# Kaggle fakes coded 1000 have their image-left eye edited (checked by eye and by colour).
-REGION_BOXES: dict[str, tuple[float, float, float, float]] = {
-    "left_eye": (0.22, 0.36, 0.50, 0.57),
-    "right_eye": (0.50, 0.36, 0.78, 0.57),
-    "nose": (0.38, 0.50, 0.62, 0.72),
-    "mouth": (0.30, 0.70, 0.70, 0.89),
-}
 # How often each code occurs among the Kaggle fakes of each difficulty; the demo draws alike.
 CODE_COUNTS: dict[str, dict[str, int]] = {
     "easy": {"0011": 42, "1111": 39, "1110": 26, "1100": 26, "0001": 20, "0010": 17, "1000": 11,
@@ -65,15 +57,6 @@ _HAIR = np.array([[20, 16, 14], [60, 40, 28], [110, 76, 46], [190, 150, 90], [15
 _IRIS = np.array([[70, 45, 25], [110, 75, 40], [60, 110, 160], [80, 120, 80], [110, 110, 110]],
                  dtype=float)
 _SUPERSAMPLE = 2
-
-
-def region_boxes(image_size: int = 128) -> dict[str, tuple[int, int, int, int]]:
-    """Pixel boxes (x0, y0, x1, y1) of the four code regions on a square image of this size.
-
-    Approximate for the Kaggle photographs (faces are roughly centred and frontal); exact
-    up to a few pixels of pose jitter for the demo faces.
-    """
-    return {name: tuple(round(v * image_size) for v in box) for name, box in REGION_BOXES.items()}
 
 
 def _pick(rng: np.random.Generator, table: np.ndarray) -> np.ndarray:

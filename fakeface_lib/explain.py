@@ -1,5 +1,6 @@
 """Where does the network look? Grad-CAM maps, their overlap with the edited regions,
-and the classification of one image (a path or a PIL image) with its map.
+and the classification of one image (a path or a PIL image, preprocessed as in training) with
+its map. The region boxes themselves live in ``fakeface_lib.regions``.
 
 Grad-CAM comes from the maintained ``grad-cam`` package (pytorch_grad_cam).
 """
@@ -10,12 +11,13 @@ import os
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from PIL import Image
 from torch import nn
 
-from . import CLASS_NAMES, REGIONS
+from fakeface_lib import CLASS_NAMES
+from fakeface_lib.preprocessing import ImageReadError, Preprocessing, as_preprocessing
+from fakeface_lib.regions import edited_boxes  # noqa: F401  (kept importable here for notebook 05)
 
 FAKE = 0  # class index Grad-CAM explains by default: "what makes this look edited?"
 
@@ -73,44 +75,44 @@ def attention_on_regions(cam: np.ndarray, boxes: list[tuple[int, int, int, int]]
     return {"mass": mass, "area": float(mask.mean()), "peak_inside": float(mask[peak])}
 
 
-def edited_boxes(row: pd.Series, boxes: dict[str, tuple[int, int, int, int]]) -> list[tuple]:
-    """The boxes of the regions a fake's file name says were edited (none for real images)."""
-    return [boxes[r] for r in REGIONS if r in row and pd.notna(row[r]) and bool(row[r])]
-
-
-def load_image(image: str | os.PathLike | Image.Image) -> Image.Image:
-    """A path or PIL image as an RGB PIL image, with a clear error for what cannot be read."""
+def _pixels(image: str | os.PathLike | Image.Image, preprocessing: Preprocessing) -> torch.Tensor:
+    """``preprocessing.load(image)``, with errors that name a bad path or a file that is no image."""
     if isinstance(image, Image.Image):
-        return image.convert("RGB")
+        return preprocessing.load(image)
     path = Path(image)
     if not path.is_file():
         raise FileNotFoundError(f"no image at {path}: check the path (upload it to Colab first)")
     try:
-        with Image.open(path) as img:
-            return img.convert("RGB")
-    except OSError as err:
-        raise ValueError(f"{path} is not a readable image ({err}); try a JPEG or PNG") from None
+        return preprocessing.load(path)
+    except ImageReadError as err:
+        raise ValueError(f"{path} is not a readable image ({err.__cause__}); try a JPEG or "
+                         "PNG") from None
 
 
-def predict_image(model: nn.Module, image: str | os.PathLike | Image.Image, *, image_size: int = 128,
-                  mean: tuple[float, ...] = (0.5, 0.5, 0.5), std: tuple[float, ...] = (0.5, 0.5, 0.5),
+def predict_image(model: nn.Module, image: str | os.PathLike | Image.Image, *,
+                  preprocessing: Preprocessing | None = None, image_size: int | None = None,
+                  mean: tuple[float, ...] | None = None, std: tuple[float, ...] | None = None,
                   with_cam: bool = True, crop: tuple[float, ...] | str | None = None) -> dict:
-    """Classify one face: probabilities, predicted class name, and its Grad-CAM map.
+    """Classify one face: probabilities, predicted class name, the pixels seen, its Grad-CAM map.
 
-    The image is cropped (``crop``: as given to ``make_loaders`` for the model's training),
-    resized to ``image_size`` and normalised exactly as in training.
+    ``preprocessing`` is the one the model was trained with (``loaders["train"].dataset.
+    preprocessing``, or ``Preprocessing.from_dict`` of a saved run); without it one is built
+    from ``image_size``, ``crop``, ``mean`` and ``std`` (defaults: ``Preprocessing()``). A path
+    goes through exactly the cache's decoding (JPEG draft mode, crop, resize), so the network
+    sees the pixels training gave it. A PIL image, already decoded at full size, is cropped
+    and resized alike without draft mode (see ``Preprocessing.load``); pass the file's path
+    when the exact training pixels matter. "image" is the uint8 (S, S, 3) input.
     """
-    from .loaders import check_crop, image_to_array
-    from .transforms import eval_transform
-
-    pixels = image_to_array(load_image(image), image_size, check_crop(crop))  # as the cache does
-    x = eval_transform(mean, std)(torch.from_numpy(pixels)).unsqueeze(0)
+    preprocessing = as_preprocessing(preprocessing, image_size=image_size, crop=crop,
+                                     mean=mean, std=std)
+    pixels = _pixels(image, preprocessing)
+    x = preprocessing.transform()(pixels).unsqueeze(0)
     model.eval()
     device = next(model.parameters()).device
     with torch.inference_mode():
         probs = torch.softmax(model(x.to(device)), dim=1)[0].cpu()
     result = {"prob_fake": float(probs[0]), "prob_real": float(probs[1]),
-              "pred": CLASS_NAMES[int(probs.argmax())], "image": pixels.transpose(1, 2, 0)}
+              "pred": CLASS_NAMES[int(probs.argmax())], "image": pixels.permute(1, 2, 0).numpy()}
     if with_cam:
         result["cam"] = gradcam_maps(model, x)[0]
     return result

@@ -34,7 +34,8 @@ MILD_BLUR_SIGMA = (0.1, 1.0)
 BLUR_P = 0.5
 
 
-def _check_stats(mean: Sequence[float], std: Sequence[float]) -> tuple[list[float], list[float]]:
+def check_stats(mean: Sequence[float], std: Sequence[float]) -> tuple[list[float], list[float]]:
+    """``mean`` and ``std`` as lists of floats, after checking: three each, every std > 0."""
     mean, std = [float(m) for m in mean], [float(s) for s in std]
     if len(mean) != 3 or len(std) != 3:
         raise ValueError(f"mean and std need one value per RGB channel (3 each), "
@@ -65,7 +66,7 @@ class RequireUint8:
 
 def _finish(steps: list[Callable], mean: Sequence[float], std: Sequence[float],
             image_size: int | None) -> v2.Compose:
-    mean, std = _check_stats(mean, std)
+    mean, std = check_stats(mean, std)
     resize = [] if image_size is None else [v2.Resize((image_size, image_size), antialias=True)]
     return v2.Compose([RequireUint8()] + resize + steps + [
         v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean=mean, std=std, inplace=True)])
@@ -131,7 +132,7 @@ def denormalize(images: torch.Tensor, mean: Sequence[float] = REPORT_MEAN,
     if images.ndim not in (3, 4) or images.shape[-3] != 3:
         raise ValueError(f"denormalize expects images of shape (N, 3, H, W) or (3, H, W), "
                          f"got {tuple(images.shape)}.")
-    mean, std = _check_stats(mean, std)
+    mean, std = check_stats(mean, std)
     shape = (3, 1, 1)
     mean_t = torch.tensor(mean, dtype=images.dtype, device=images.device).view(shape)
     std_t = torch.tensor(std, dtype=images.dtype, device=images.device).view(shape)

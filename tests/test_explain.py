@@ -11,6 +11,9 @@ from torch import nn
 
 from fakeface_lib.explain import (attention_on_regions, box_mask, default_cam_layer, edited_boxes,
                                   gradcam_maps, predict_image)
+from fakeface_lib.loaders import FaceDataset
+from fakeface_lib.preprocessing import Preprocessing, image_to_array
+from fakeface_lib.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 
 def tiny_cnn() -> nn.Module:
@@ -103,3 +106,57 @@ def test_predict_image_crops_as_the_loaders_do(tmp_path):
     assert (cropped["image"][..., 0] > 150).all()
     with pytest.raises(ValueError, match="Unknown crop"):
         predict_image(tiny_cnn(), path, crop="eyes")
+
+
+def dataset_jpeg(path) -> None:
+    """A 600x600 JPEG like the dataset's (draft mode decodes it at a reduced scale)."""
+    small = np.random.default_rng(0).integers(0, 256, (12, 12, 3), dtype=np.uint8)
+    Image.fromarray(small).resize((600, 600), Image.BICUBIC).save(path, quality=90)
+
+
+def model_input(preprocessing: Preprocessing | None, image, **kwargs) -> tuple[torch.Tensor, dict]:
+    """The batch predict_image feeds the model, and its result."""
+    seen = []
+    model = tiny_cnn()
+    model.register_forward_pre_hook(lambda module, args: seen.append(args[0].clone()))
+    result = predict_image(model, image, preprocessing=preprocessing, with_cam=False, **kwargs)
+    return seen[0], result
+
+
+@pytest.mark.parametrize("preprocessing", [
+    Preprocessing(),
+    Preprocessing(image_size=64, crop="face", mean=IMAGENET_MEAN, std=IMAGENET_STD),
+])
+def test_predict_image_sees_exactly_what_the_cache_holds(tmp_path, preprocessing):
+    path = tmp_path / "real_00001.jpg"
+    dataset_jpeg(path)
+    cached = FaceDataset(pd.DataFrame({"path": [str(path)], "label": [1]}),
+                         preprocessing=preprocessing).images
+    x, result = model_input(preprocessing, path)
+    assert torch.equal(x, preprocessing.transform()(cached))
+    assert np.array_equal(result["image"], cached[0].permute(1, 2, 0).numpy())
+    with Image.open(path) as img:  # what predict_image used to do: a full decode and resize
+        full = image_to_array(img.convert("RGB"), preprocessing.image_size, preprocessing.crop)
+    assert not np.array_equal(full, cached[0].numpy())
+
+
+def test_predict_image_keeps_its_separate_arguments(tmp_path):
+    path = tmp_path / "real_00001.jpg"
+    dataset_jpeg(path)
+    p = Preprocessing(image_size=64, crop="face")
+    x, _ = model_input(None, path, image_size=64, crop="face")
+    assert torch.equal(x, p.tensor(path).unsqueeze(0))
+    with pytest.raises(ValueError, match="image_size.*disagree"):
+        predict_image(tiny_cnn(), path, preprocessing=p, image_size=128)
+
+
+def test_predict_image_of_a_pil_image_takes_the_full_decode(tmp_path):
+    path = tmp_path / "real_00001.jpg"
+    dataset_jpeg(path)
+    p = Preprocessing(image_size=64)
+    with Image.open(path) as img:
+        x, result = model_input(p, img)
+        expected = torch.from_numpy(image_to_array(img.convert("RGB"), 64))
+    assert np.array_equal(result["image"], expected.permute(1, 2, 0).numpy())
+    assert torch.equal(x, p.transform()(expected).unsqueeze(0))
+

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 from torch.utils.data import default_collate
 
-from fakeface_lib.data import index_dataset, split_dataset
+from fakeface_lib.data import index_dataset
 from fakeface_lib.loaders import (
     FACE_CROP,
     FaceDataset,
@@ -22,6 +22,8 @@ from fakeface_lib.loaders import (
     load_image,
     make_loaders,
 )
+from fakeface_lib.preprocessing import Preprocessing
+from fakeface_lib.splitting import SPLITS, split_dataset
 from fakeface_lib.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 SIZE = 32
@@ -170,41 +172,6 @@ def test_file_broken_after_indexing_is_named(split_df):
         batches(loaders[name])
 
 
-def test_odd_modes_load_as_rgb(tmp_path):
-    base = scene(1, 40)
-    cases = {"gray.jpg": ("L", "JPEG"), "alpha.png": ("RGBA", "PNG"), "cmyk.jpg": ("CMYK", "JPEG"),
-             "pal.png": ("P", "PNG"), "png_named.jpg": ("RGB", "PNG")}
-    for name, (mode, fmt) in cases.items():
-        base.convert(mode).save(tmp_path / name, format=fmt)
-        image = load_image(tmp_path / name, 16)
-        assert image.shape == (3, 16, 16) and image.dtype == torch.uint8
-    gray = load_image(tmp_path / "gray.jpg", 16)
-    assert torch.equal(gray[0], gray[1]) and torch.equal(gray[1], gray[2])
-
-
-def test_draft_decode_is_close_to_a_full_decode(tmp_path):
-    scene(7, 256).save(tmp_path / "big.jpg", quality=95)
-    fast = load_image(tmp_path / "big.jpg", SIZE).float()
-    with Image.open(tmp_path / "big.jpg") as img:
-        full = np.asarray(img.convert("RGB").resize((SIZE, SIZE), Image.Resampling.BILINEAR))
-    full = torch.from_numpy(full.copy()).permute(2, 0, 1).float()
-    assert (fast - full).abs().mean() < 3  # grey levels out of 255
-
-
-def test_crop_cuts_the_box_before_the_resize(tmp_path):
-    # Four flat quadrants: a crop of the top-left quarter must come out all one colour.
-    quadrants = np.zeros((200, 200, 3), dtype=np.uint8)
-    quadrants[:100, :100] = (200, 30, 30)
-    quadrants[:100, 100:] = (30, 200, 30)
-    quadrants[100:, :100] = (30, 30, 200)
-    Image.fromarray(quadrants).save(tmp_path / "q.png")
-    whole = load_image(tmp_path / "q.png", SIZE).float()
-    corner = load_image(tmp_path / "q.png", SIZE, crop=(0.0, 0.0, 0.5, 0.5)).float()
-    assert corner.shape == whole.shape == (3, SIZE, SIZE)
-    assert torch.allclose(corner[:, 1:-1, 1:-1], torch.tensor([200.0, 30, 30]).view(3, 1, 1), atol=2)
-    assert whole[2, -4:, :4].mean() > 150  # the uncropped image still holds the blue quadrant
-
-
 def test_face_crop_reaches_every_split_and_the_uncached_path(split_df):
     loaders = make_loaders(split_df, batch_size=4, image_size=SIZE, crop="face")
     plain = FaceDataset(split_df, image_size=SIZE)
@@ -214,6 +181,31 @@ def test_face_crop_reaches_every_split_and_the_uncached_path(split_df):
     assert not torch.equal(cropped.images, plain.images)
     uncached = FaceDataset(split_df, image_size=SIZE, crop="face", cache=False)
     assert torch.equal(uncached[3][0], cropped[3][0])
+
+
+def test_loaders_keep_the_preprocessing_they_used(split_df):
+    p = Preprocessing(image_size=SIZE, crop="face", mean=IMAGENET_MEAN, std=IMAGENET_STD)
+    loaders = make_loaders(split_df, batch_size=4, preprocessing=p)
+    assert all(loaders[name].dataset.preprocessing == p for name in SPLITS)
+    assert make_loaders(split_df, batch_size=4)["val"].dataset.preprocessing == Preprocessing()
+    separate = make_loaders(split_df, batch_size=4, image_size=SIZE, crop="face",
+                            mean=IMAGENET_MEAN, std=IMAGENET_STD)
+    assert separate["train"].dataset.preprocessing == p
+    assert all(same_batches(batches(separate[name]), batches(loaders[name])) for name in SPLITS)
+    images, _ = next(iter(loaders["test"]))
+    paths = loaders["test"].dataset.frame["path"]
+    assert all(torch.equal(images[i], p.tensor(paths.iloc[i])) for i in range(len(images)))
+
+
+def test_preprocessing_and_separate_settings_must_agree(split_df):
+    p = Preprocessing(image_size=SIZE)
+    agreeing = make_loaders(split_df, image_size=SIZE, preprocessing=p)
+    assert agreeing["val"].dataset.preprocessing == p
+    with pytest.raises(ValueError, match="image_size.*disagree"):
+        make_loaders(split_df, image_size=64, preprocessing=p)
+    with pytest.raises(ValueError, match="crop.*disagree"):
+        FaceDataset(split_df, crop="face", preprocessing=p)
+    assert FaceDataset(split_df, SIZE, cache=False).preprocessing == p
 
 
 def test_stacked_batches_collate_like_default_collate():

@@ -1,6 +1,7 @@
 """Index the Real and Fake Face dataset: find the class folders, decode every image once to
 validate it, and parse the fake file names (difficulty, id, edited regions) into a DataFrame.
-Splitting and manifests live in ``fakeface_lib.splitting`` and are re-exported here.
+Splitting and manifests live in ``fakeface_lib.splitting``, which builds on this module; their
+old names here (``data.canonical_split`` ...) still work, looked up there on first use.
 """
 
 from __future__ import annotations
@@ -16,15 +17,12 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from fakeface_lib import CLASS_NAMES, DIFFICULTIES, REGIONS
-from fakeface_lib.splitting import (  # noqa: F401  (re-exported: SPEC's fakeface_lib.data API)
-    SPLITS,
-    apply_split,
-    canonical_manifest_path,
-    canonical_split,
-    load_split,
-    save_split,
-    split_dataset,
-)
+
+# Names of fakeface_lib.splitting kept importable from here (notebooks 00-05 import
+# canonical_split and split_dataset from data). Resolved lazily by __getattr__ below, so this
+# module never imports splitting (splitting imports it).
+SPLITTING_NAMES = ("SPLITS", "apply_split", "canonical_manifest_path", "canonical_split",
+                   "load_split", "save_split", "split_dataset")
 
 # Same list (compared case-insensitively) as torchvision's ImageFolder, so both see the same files.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
@@ -250,3 +248,12 @@ def official_count_problems(df: pd.DataFrame, *, n_skipped: int = 0) -> list[str
         problems.append(f"{n_skipped} unreadable file(s) were skipped (see the warning above); "
                         "re-download the dataset to restore them.")
     return problems
+
+
+def __getattr__(name: str):
+    """The split functions under their old address (``fakeface_lib.data.canonical_split`` ...)."""
+    if name in SPLITTING_NAMES:
+        from fakeface_lib import splitting
+
+        return getattr(splitting, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

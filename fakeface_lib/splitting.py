@@ -1,5 +1,6 @@
 """Stratified, seeded train/val/test splits and the CSV manifests (filename, class_name, split)
-that pin them, including the canonical manifest shipped with the package.
+that pin them, including the canonical manifest shipped with the package; ``canonical_split``
+applies it, and keeps near-duplicates together for the files it does not cover.
 
 The canonical manifest (data/splits/real_and_fake_face.csv, package data
 fakeface_lib/splits/) was built with ``build_canonical_manifest(<dataset>, seed=42,
@@ -18,6 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from fakeface_lib.data import index_dataset
+from fakeface_lib.duplicates import add_duplicate_groups, duplicate_groups, find_duplicates
 
 SPLITS = ("train", "val", "test")
 MANIFEST_COLUMNS = ("filename", "class_name", "split")
@@ -227,24 +231,81 @@ def load_canonical_manifest() -> pd.DataFrame:
     return load_split(canonical_manifest_path())
 
 
-def canonical_split(df: pd.DataFrame) -> pd.DataFrame:
-    """``df`` + "split": the shipped manifest for the official dataset, else a seeded split.
+def canonical_split(df: pd.DataFrame, *, pairs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``df`` + "split": the shipped manifest for the official data, else a duplicate-aware split.
 
-    The manifest is used when every file of ``df`` is in it and ``df`` holds at least 90 %
-    of it (a few unreadable files may be missing); anything else (the demo data, a subset,
-    other data) gets ``split_dataset(df, seed=42)``.
+    The manifest applies as it is when every file of ``df`` is in it and ``df`` holds at least
+    90 % of it (a few unreadable files may be missing). Otherwise near-duplicates are grouped
+    (pHash within ``CANONICAL_MAX_DISTANCE`` bits: ``pairs`` of ``find_duplicates``, computed
+    when not given) and each group is kept in one split:
+
+    - ``df`` holds >= 90 % of the manifest plus files it lacks: manifest files keep their split;
+      a file it lacks joins the split of the manifest files in its group (the most common one,
+      train first on a tie), and the rest get ``split_dataset(rest, seed=42)`` by group. A
+      UserWarning says so.
+    - anything else (the demo data, a subset, other data): the whole of ``df`` gets
+      ``split_dataset(df, seed=42)`` by group, and a printed line says so.
     """
     _require_columns(df, ["filename", "class_name"], "canonical_split")
     manifest = load_canonical_manifest()
-    known = df["filename"].isin(set(manifest["filename"]))
-    if known.sum() < CANONICAL_MIN_COVERAGE * len(manifest):
-        return split_dataset(df, seed=CANONICAL_SEED)
-    if not known.all():
-        warnings.warn(f"{(~known).sum()} file(s) are not in the canonical manifest (e.g. "
-                      f"{df.loc[~known, 'filename'].iloc[0]}); using split_dataset(df, seed=42) "
-                      "instead of the canonical split.", UserWarning, stacklevel=2)
-        return split_dataset(df, seed=CANONICAL_SEED)
-    return apply_split(df, manifest, strict=False)
+    known = df["filename"].isin(set(manifest["filename"])).to_numpy()
+    covered = known.sum() >= CANONICAL_MIN_COVERAGE * len(manifest)
+    if covered and known.all():
+        return apply_split(df, manifest, strict=False)
+    _require_columns(df, ["path"], "canonical_split")
+    if pairs is None:
+        pairs = find_duplicates(df, CANONICAL_MAX_DISTANCE)
+    groups = duplicate_groups(df, pairs).to_numpy(dtype=np.int64)
+    if not covered:
+        out = split_dataset(df.assign(_group=groups), seed=CANONICAL_SEED, group_col="_group")
+        print(f"canonical_split: the data holds {known.sum()} of the canonical manifest's "
+              f"{len(manifest)} files and {(~known).sum()} files it does not list, so "
+              f"split_dataset(df, seed=42) split it, keeping {_n_shared(groups)} group(s) of "
+              f"near-duplicates (pHash within {CANONICAL_MAX_DISTANCE} bits) in one split each.")
+        return out.drop(columns="_group")
+    split, joined = _extend_manifest(df, known, manifest, groups)
+    warnings.warn(f"{(~known).sum()} file(s) are not in the canonical manifest (e.g. "
+                  f"{df.loc[~known, 'filename'].iloc[0]}): the manifest's files keep their split, "
+                  f"{joined} of them joined the split of a near-duplicate in the manifest, the "
+                  "others were split with split_dataset(seed=42); "
+                  f"{_n_shared(groups, ~known)} group(s) of near-duplicates (pHash within "
+                  f"{CANONICAL_MAX_DISTANCE} bits) were kept in one split each.",
+                  UserWarning, stacklevel=2)
+    out = df.copy()
+    out["split"] = pd.array(split, dtype="string")
+    return out
+
+
+def _n_shared(groups: np.ndarray, among: np.ndarray | None = None) -> int:
+    """How many groups have two or more members (and, with ``among``, a member there)."""
+    ids, sizes = np.unique(groups, return_counts=True)
+    shared = ids[sizes >= 2]
+    return len(shared) if among is None else len(np.intersect1d(shared, groups[among]))
+
+
+def _extend_manifest(df: pd.DataFrame, known: np.ndarray, manifest: pd.DataFrame,
+                     groups: np.ndarray) -> tuple[np.ndarray, int]:
+    """Splits for ``df``: the manifest's for its files, by duplicate group for the others.
+
+    Returns (split per row, how many uncovered files joined a manifest file's split).
+    """
+    split = np.full(len(df), None, dtype=object)
+    split[known] = apply_split(df[known], manifest, strict=False)["split"].to_numpy(dtype=object)
+    joined = 0
+    for group in np.unique(groups[~known]):
+        inside = split[(groups == group) & known]
+        if len(inside):
+            counts = Counter(inside)
+            home = max(SPLITS, key=lambda name: (counts[name], -SPLITS.index(name)))
+            members = (groups == group) & ~known
+            split[members] = home
+            joined += int(members.sum())
+    rest = np.flatnonzero(pd.isna(split))
+    if len(rest):
+        part = split_dataset(df.iloc[rest].assign(_group=groups[rest]), seed=CANONICAL_SEED,
+                             group_col="_group")
+        split[rest] = part["split"].to_numpy(dtype=object)
+    return split, joined
 
 
 def build_canonical_manifest(root: str | os.PathLike, dest: str | os.PathLike | None = None,
@@ -255,9 +316,6 @@ def build_canonical_manifest(root: str | os.PathLike, dest: str | os.PathLike | 
     Byte-identical and near-identical images (perceptual hash within ``max_distance`` bits)
     share a group, so no copy of a test image sits in train. Writes ``dest`` when given.
     """
-    from fakeface_lib.data import index_dataset
-    from fakeface_lib.duplicates import add_duplicate_groups
-
     df = add_duplicate_groups(index_dataset(root), max_distance=max_distance)
     split_df = split_dataset(df, seed=seed, group_col="duplicate_group")
     if dest is not None:

@@ -7,6 +7,8 @@ import hashlib
 import io
 import os
 import shutil
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -16,23 +18,20 @@ import pytest
 from PIL import Image
 
 from fakeface_lib import CLASS_NAMES, REGIONS
-from fakeface_lib.data import (
-    DatasetWarning,
-    apply_split,
-    canonical_split,
-    find_class_root,
-    index_dataset,
-    load_split,
-    parse_filename,
-    save_split,
-    split_dataset,
-)
+from fakeface_lib.data import DatasetWarning, find_class_root, index_dataset, parse_filename
+from fakeface_lib.duplicates import find_duplicates, leak_report
 from fakeface_lib.splitting import (
     CANONICAL_MANIFEST,
+    CANONICAL_MAX_DISTANCE,
     SPLITS,
     allocate,
+    apply_split,
     canonical_manifest_path,
+    canonical_split,
     load_canonical_manifest,
+    load_split,
+    save_split,
+    split_dataset,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -351,18 +350,97 @@ def test_canonical_manifest_is_shipped_and_sound():
     assert canonical_manifest_path().is_file()
 
 
-def test_canonical_split_uses_manifest_only_for_official_data():
+NO_PAIRS = pd.DataFrame({"path_a": pd.Series(dtype="string"), "path_b": pd.Series(dtype="string")})
+
+
+def manifest_fakes() -> list[str]:
     manifest = load_canonical_manifest()
-    fakes = manifest.loc[manifest["class_name"] == "training_fake", "filename"].tolist()
-    official = synthetic_index(fakes=fakes)
-    out = canonical_split(official)
+    return manifest.loc[manifest["class_name"] == "training_fake", "filename"].tolist()
+
+
+def test_canonical_split_uses_manifest_only_for_official_data(capsys):
+    manifest = load_canonical_manifest()
+    official = synthetic_index(fakes=manifest_fakes())
+    out = canonical_split(official)  # no pairs needed: nothing is hashed when the manifest applies
     assert dict(zip(out["filename"], out["split"])) == dict(zip(manifest["filename"],
                                                                 manifest["split"]))
-    demo = synthetic_index(n_real=40, fakes=fakes[:40])
-    assert canonical_split(demo)["split"].tolist() == split_dataset(demo, seed=42)["split"].tolist()
+    assert capsys.readouterr().out == ""
+    demo = synthetic_index(n_real=40, fakes=manifest_fakes()[:40])
+    out = canonical_split(demo, pairs=NO_PAIRS)  # no duplicates: the plain seeded split
+    assert out["split"].tolist() == split_dataset(demo, seed=42)["split"].tolist()
+    assert "holds 80 of the canonical manifest's 2041 files" in capsys.readouterr().out
     with pytest.warns(UserWarning, match="real_01082.jpg"):
-        extra = canonical_split(synthetic_index(n_real=1082, fakes=fakes))
+        extra = canonical_split(synthetic_index(n_real=1082, fakes=manifest_fakes()),
+                                pairs=NO_PAIRS)
     assert extra["split"].value_counts()["train"] > 1600
+
+
+def near_duplicate_dataset(root: Path, n_real: int = 16, n_fake: int = 8) -> Path:
+    """Distinct smooth pictures, each saved twice: as is and re-encoded a little brighter.
+
+    None of the names is in the canonical manifest (real_02001 on, easy/mid/hard_9xx).
+    """
+    for label, n in ((1, n_real), (0, n_fake)):
+        folder = root / CLASS_NAMES[label]
+        folder.mkdir(parents=True)
+        for i in range(n):
+            small = np.random.default_rng([label, i]).integers(0, 256, (6, 6, 3), dtype=np.uint8)
+            picture = Image.fromarray(small).resize((96, 96), Image.BICUBIC)
+            copy = Image.fromarray(np.clip(np.asarray(picture, int) + 3, 0, 255).astype(np.uint8))
+            if label == 1:
+                names = (f"real_{2001 + 2 * i:05d}.jpg", f"real_{2002 + 2 * i:05d}.jpg")
+            else:
+                level = ("easy", "mid", "hard")[i % 3]
+                names = (f"{level}_{901 + 2 * i}_1010.jpg", f"{level}_{902 + 2 * i}_1010.jpg")
+            picture.save(folder / names[0], quality=95)
+            copy.save(folder / names[1], quality=80)
+    return root
+
+
+def test_canonical_fallback_keeps_near_duplicates_in_one_split(tmp_path, capsys):
+    df = index_dataset(near_duplicate_dataset(tmp_path))
+    pairs = find_duplicates(df, CANONICAL_MAX_DISTANCE)
+    assert len(pairs) == 24  # exactly the 24 picture/copy pairs
+    assert not leak_report(split_dataset(df, seed=42), pairs).empty  # ignoring them leaks
+    out = canonical_split(df)
+    assert leak_report(out, pairs).empty
+    sizes = out["split"].value_counts()
+    assert set(sizes.index) == set(SPLITS) and sizes["train"] >= 0.7 * len(df)
+    line = capsys.readouterr().out
+    assert "48 files it does not list" in line and "keeping 24 group(s)" in line
+    assert out.drop(columns="split").equals(df)
+
+
+def test_canonical_split_places_files_the_manifest_lacks(recwarn):
+    # The official set plus three files: real_01082 a near-copy of a test image of the
+    # manifest, real_01083 and real_01084 near-copies of each other.
+    manifest = load_canonical_manifest()
+    df = synthetic_index(n_real=1084, fakes=manifest_fakes())
+    path = dict(zip(df["filename"], df["path"]))
+    test_image = manifest.loc[(manifest["split"] == "test")
+                              & (manifest["class_name"] == "training_real"), "filename"].iloc[0]
+    pairs = pd.DataFrame({"path_a": [path[test_image], path["real_01083.jpg"]],
+                          "path_b": [path["real_01082.jpg"], path["real_01084.jpg"]]})
+    out = canonical_split(df, pairs=pairs).set_index("filename")["split"]
+    assert out[manifest["filename"]].tolist() == manifest["split"].tolist()  # unchanged
+    assert out["real_01082.jpg"] == "test"
+    assert out["real_01083.jpg"] == out["real_01084.jpg"]
+    message = str(recwarn.pop(UserWarning).message)
+    assert "3 file(s) are not in the canonical manifest" in message
+    assert "1 of them joined" in message and "2 group(s)" in message
+
+
+def test_data_never_imports_splitting_and_keeps_the_old_names():
+    code = ("import sys, fakeface_lib.data as data; "
+            "assert 'fakeface_lib.splitting' not in sys.modules; "
+            "from fakeface_lib.data import canonical_split, split_dataset, SPLITS; "
+            "import fakeface_lib.splitting as splitting; "
+            "assert canonical_split is splitting.canonical_split and SPLITS == splitting.SPLITS")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    import fakeface_lib.data as data
+
+    with pytest.raises(AttributeError, match="no_such_name"):
+        data.no_such_name
 
 
 @needs_real_data

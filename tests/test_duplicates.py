@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from PIL import Image, ImageEnhance
 
-from fakeface_lib.data import index_dataset, split_dataset
+from fakeface_lib.data import index_dataset
 from fakeface_lib.duplicates import (
     add_duplicate_groups,
     duplicate_groups,
@@ -21,7 +21,7 @@ from fakeface_lib.duplicates import (
     hamming_pairs,
     leak_report,
 )
-from fakeface_lib.splitting import CANONICAL_MAX_DISTANCE, canonical_split
+from fakeface_lib.splitting import CANONICAL_MAX_DISTANCE, canonical_split, split_dataset
 
 REAL_DATA = Path(os.environ.get("FAKEFACE_REAL_DATA")
                  or Path(__file__).resolve().parents[2] / "shared/data/real_and_fake_face_160")

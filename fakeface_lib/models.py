@@ -1,4 +1,5 @@
 """The report's networks (Model 1, Model 2), ResNet18 for transfer learning, and summaries.
+No network probing here: ``fakeface_lib.pretrained`` decides whether pretrained weights can be had.
 
 Both custom CNNs take (N, 3, 128, 128) images and return logits (N, 2); class 0 is
 ``training_fake``, class 1 ``training_real``.
@@ -9,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import io
 from collections.abc import Callable
-from pathlib import Path
 from urllib.error import URLError
 
 import torch
@@ -113,7 +113,7 @@ class WeightsUnavailableError(RuntimeError):
     def __init__(self, reason: str) -> None:
         super().__init__(f"Could not get the ResNet18 weights: {reason}. Connect and retry, or "
                          "continue without pretraining: build_resnet18(weights=None) "
-                         "(or load_resnet18_or_fallback()).")
+                         "(or fakeface_lib.pretrained.load_resnet18_or_fallback()).")
         self.reason = reason
 
 
@@ -129,14 +129,15 @@ def build_resnet18(
     ``ResNet18_Weights`` name or member, or None for random weights. Pretrained weights
     expect ImageNet normalisation (transforms.IMAGENET_MEAN / IMAGENET_STD).
     freeze_backbone: train only the head (feature extraction) instead of fine-tuning.
-    Raises WeightsUnavailableError when the weights cannot be downloaded.
+    Raises WeightsUnavailableError when the weights cannot be downloaded. This module does
+    not probe the network: ``fakeface_lib.pretrained.load_resnet18_or_fallback`` checks first
+    that the weights can be had and falls back to random weights when they cannot.
     """
     from torchvision.models import ResNet18_Weights, resnet18
 
     model = resnet18(weights=None)
     if weights is not None:
         weights_enum = ResNet18_Weights.verify(weights)
-        _check_weights_reachable(weights_enum.url)
         try:
             state = weights_enum.get_state_dict(progress=progress, check_hash=True)
         except (URLError, OSError, RuntimeError) as err:
@@ -147,34 +148,6 @@ def build_resnet18(
         for name, param in model.named_parameters():
             param.requires_grad = name.startswith("fc.")
     return model
-
-
-def _check_weights_reachable(url: str) -> None:
-    """Fail fast, before torch prints a download line, when the weights are neither cached nor reachable."""
-    from urllib.parse import urlparse
-
-    from .download import is_online
-
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(url).path).name
-    if not cached.is_file() and not is_online(urlparse(url).hostname or ""):
-        raise WeightsUnavailableError(
-            f"{urlparse(url).hostname} cannot be reached and they are not in the torch hub "
-            f"cache ({cached.parent})")
-
-
-def load_resnet18_or_fallback(
-    weights: str | None = "DEFAULT", **kwargs
-) -> tuple[nn.Module, bool]:
-    """build_resnet18, falling back to random weights when offline.
-
-    Returns (model, pretrained); prints one line when it falls back.
-    """
-    try:
-        return build_resnet18(weights=weights, **kwargs), weights is not None
-    except WeightsUnavailableError as err:
-        print(f"No pretrained weights ({err.reason}): continuing with weights=None, "
-              "random initial weights.")
-        return build_resnet18(weights=None, **kwargs), False
 
 
 def resnet18_param_groups(
@@ -240,3 +213,13 @@ def summary_table(
     finally:
         model.train(was_training)
     return buffer.getvalue()
+
+
+def __getattr__(name: str):
+    """``load_resnet18_or_fallback`` stays importable from here (notebook 04); it lives in
+    ``fakeface_lib.pretrained``, which is imported only when that name is asked for."""
+    if name == "load_resnet18_or_fallback":
+        from fakeface_lib.pretrained import load_resnet18_or_fallback
+
+        return load_resnet18_or_fallback
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from urllib.error import URLError
 
 import pytest
@@ -12,8 +14,9 @@ from torch import nn
 from fakeface_lib import models
 from fakeface_lib.models import (
     INPUT_SIZE, Model1, Model2, WeightsUnavailableError, build_model, build_resnet18,
-    load_resnet18_or_fallback, resnet18_param_groups, summary_table,
+    resnet18_param_groups, summary_table,
 )
+from fakeface_lib.pretrained import check_weights_reachable, load_resnet18_or_fallback
 from fakeface_lib.utils import count_parameters
 
 # (layer type, params) rows of the report's torchsummary tables, ReLU rows aside.
@@ -168,12 +171,31 @@ def test_resnet18_offline_raises_a_clear_error(offline):
     assert isinstance(err.value.__cause__, URLError)
 
 
-def test_resnet18_unreachable_host_fails_before_any_download(monkeypatch, tmp_path, capfd):
+def test_unreachable_weights_fail_before_any_download(monkeypatch, tmp_path, capfd):
+    from torchvision.models import ResNet18_Weights
+
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))  # nothing cached
     monkeypatch.setattr("fakeface_lib.download.is_online", lambda host: False)
+    url = ResNet18_Weights.DEFAULT.url
     with pytest.raises(WeightsUnavailableError, match="cannot be reached.*weights=None"):
-        build_resnet18(weights="DEFAULT")
+        check_weights_reachable(url)
+    model, pretrained = load_resnet18_or_fallback()
+    assert pretrained is False and model.fc.out_features == 2
     assert "Downloading" not in capfd.readouterr().err
+    cached = tmp_path / "checkpoints" / url.rsplit("/", 1)[1]
+    cached.parent.mkdir()
+    cached.write_bytes(b"")
+    check_weights_reachable(url)  # cached: no probe needed
+
+
+def test_model_code_does_not_probe_the_network():
+    code = ("import sys; from fakeface_lib.models import build_model, build_resnet18; "
+            "build_model('model1'); build_resnet18(weights=None); "
+            "assert not {'fakeface_lib.download', 'fakeface_lib.pretrained'} & set(sys.modules)")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    from fakeface_lib import pretrained
+
+    assert models.load_resnet18_or_fallback is pretrained.load_resnet18_or_fallback  # notebook 04
 
 
 def test_resnet18_fallback_prints_one_line(offline, capsys):

@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 # CPU-sized epochs for the demo: each notebook's recipe (10, 20, 30 ...) times this factor.
 DEMO_EPOCHS_SCALE ?= 0.1
 
-.PHONY: demo test install smoke clean
+.PHONY: demo test install smoke colab-check clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,8 +19,13 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m fakeface_lib run --data demo --epochs-scale $(DEMO_EPOCHS_SCALE)
 
+# The whole suite; tests marked `registry` (would a Colab install keep Colab's packages?)
+# ask the package index and skip when it cannot be reached.
 test: $(STAMP)
 	$(PY) -m pytest
+
+colab-check: $(STAMP)
+	$(PY) -m pytest -m registry -rA tests/test_colab_install.py
 
 smoke: $(STAMP)
 	$(PY) -m fakeface_lib run --data demo --smoke

@@ -1,0 +1,1 @@
+"""A stand-in for Colab's ``google.colab`` package: enough for the notebooks to believe they are on Colab."""

@@ -1,0 +1,75 @@
+"""Run the notebook series as a student does on Colab: each notebook on a fresh machine, Drive mounted.
+
+Colab is simulated: the stand-in ``google.colab`` of this folder goes on the kernels' PYTHONPATH,
+``/content`` is a new folder per notebook (FAKEFACE_COLAB_CONTENT), and Drive is one folder that
+outlives them, every byte written to it counted (see google/colab/drive.py).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fakeface_lib.runner import execute_notebook, series_notebooks
+
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass
+class DriveUse:
+    written: dict[str, int] = field(default_factory=dict)  # notebook -> bytes written to Drive
+    left: int = 0  # bytes on Drive at the end
+    unseen: list[str] = field(default_factory=list)  # files on Drive the ledger never saw written
+
+    @property
+    def total_written(self) -> int:
+        return sum(self.written.values())
+
+
+def read_ledger(ledger: Path) -> tuple[int, set[str], set[str]]:
+    """(bytes counted, paths still pending, every path seen) from a ledger file."""
+    counted, pending, seen = 0, set(), set()
+    if not ledger.exists():
+        return counted, pending, seen
+    for line in ledger.read_text(encoding="utf-8").splitlines():
+        kind, size, path = line.split("\t", 2)
+        seen.add(path)
+        if kind == "count":
+            counted += int(size)
+        elif kind == "pending":
+            pending.add(path)
+        elif kind == "done":
+            pending.discard(path)
+    return counted, pending, seen
+
+
+def simulate_colab(base: Path, params: dict, notebooks: list[Path] | None = None,
+                   keep_machines: bool = False) -> DriveUse:
+    """Execute ``notebooks`` (default: the series) one machine each; return what Drive took."""
+    drive, use = base / "drive", DriveUse()
+    drive.mkdir(parents=True, exist_ok=True)
+    for path in notebooks or series_notebooks():
+        machine = base / f"machine-{path.stem}"
+        content = machine / "content"
+        content.mkdir(parents=True)
+        ledger = base / f"ledger-{path.stem}.tsv"
+        env = {"FAKEFACE_COLAB_CONTENT": str(content), "FAKEFACE_SIM_DRIVE": str(drive),
+               "FAKEFACE_SIM_LEDGER": str(ledger)}
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            execute_notebook(path, base / "executed", params, cwd=content, pythonpath=[HERE])
+        finally:
+            for key, value in saved.items():
+                os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+        counted, pending, _ = read_ledger(ledger)
+        use.written[path.stem] = counted + sum(Path(p).stat().st_size for p in pending if Path(p).exists())
+        if not keep_machines:
+            shutil.rmtree(machine)  # the runtime is gone, and its disk with it
+    seen = set().union(*(read_ledger(p)[2] for p in base.glob("ledger-*.tsv")))
+    files = [p for p in drive.rglob("*") if p.is_file()]
+    use.left = sum(p.stat().st_size for p in files)
+    use.unseen = sorted(str(p) for p in files if os.path.realpath(p) not in seen)
+    return use

@@ -235,7 +235,7 @@ def plot_gradcam(image: Any, cam: np.ndarray,
 
     image: PIL, uint8 array or (3, H, W) tensor (normalised tensors are rescaled for display);
     a map of another size than the image is stretched over it. Boxes are in image pixels
-    (e.g. demo.region_boxes(image_size) picked with explain.edited_boxes()).
+    (e.g. regions.region_boxes(image_size) picked with regions.edited_boxes()).
     """
     from matplotlib.patches import Rectangle
 

@@ -190,8 +190,9 @@ def execute_notebook(path: Path, out_dir: Path, params: dict, cwd: Path | None =
             pm.execute_notebook(str(path), str(copy), parameters=params,
                                 cwd=str(cwd or out_dir), kernel_name=kernel,
                                 progress_bar=sys.stderr.isatty(), log_output=False,
-                                # the kernel's own start-up chatter (it talks to us over localhost)
-                                extra_arguments=["--IPKernelApp.log_level=ERROR"])
+                                # the kernel's own chatter: start-up, and the KeyboardInterrupt
+                                # jupyter_client sends every kernel it shuts down
+                                extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
     except pm.PapermillExecutionError as err:
         raise NotebookFailed(
             f"{Path(path).name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"

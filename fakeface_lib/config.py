@@ -13,7 +13,7 @@ from typing import Any
 OPTIMIZERS = ("adam", "sgd", "adadelta")
 SCHEDULERS = (None, "step")
 MONITORS = ("val_acc", "val_loss")
-AMP_DTYPES = ("float16", "bfloat16")
+AMP_DTYPES = ("auto", "float16", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,11 @@ class TrainConfig:
     gamma: float = 0.1  # StepLR: lr multiplier at each drop
     batch_size: int = 32  # images per batch (used by whoever builds the loaders)
     seed: int = 42  # seeds Python, NumPy and torch at the start of fit()
-    amp: bool = False  # mixed precision: CUDA, or a CPU with amp_dtype="bfloat16"; else ignored
-    amp_dtype: str = "float16"  # "float16" (T4, with a GradScaler) | "bfloat16" (A100+, AMX CPUs)
+    amp: bool = False  # mixed precision (autocast) on CUDA or a CPU, in amp_dtype
+    # "auto": chosen by the hardware at fit() time (training.resolve_amp_dtype): bfloat16 on GPUs
+    # of compute capability >= 8.0 and CPUs with AMX/AVX512-BF16, float16 with a GradScaler on
+    # older GPUs (T4), off on other CPUs | "float16" | "bfloat16": used as asked
+    amp_dtype: str = "auto"
     patience: int | None = None  # early stopping: epochs without improvement; None = off
     monitor: str = "val_acc"  # best epoch by "val_acc" (ties: lower val_loss) or "val_loss"
     label_smoothing: float = 0.0  # CrossEntropyLoss(label_smoothing=...)

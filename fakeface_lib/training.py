@@ -1,12 +1,14 @@
 """Training: optimizers, one epoch of training, evaluation, and fit() with checkpoints/resume.
 
 The loop the notebooks show is ``train_one_epoch -> evaluate -> history -> one printed line``;
-fit() is that loop plus best-weights tracking, early stopping and checkpoints.
+fit() is that loop plus best-weights tracking, early stopping, checkpoints, and mixed precision
+in the dtype the hardware computes natively (resolve_amp_dtype).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import time
 from collections.abc import Iterable, Mapping
@@ -19,15 +21,17 @@ from tqdm.auto import tqdm
 
 from . import checkpoints, identity
 from .config import TrainConfig
-from .utils import get_device, seed_everything
+from .utils import cpu_bf16_features, get_device, seed_everything
 
 _CPU_HAS_FUSED_ADAM = torch.__version__ >= "2.4"  # a TorchVersion: compared as a version
 POSTFIX_SECONDS = 0.5  # between progress-bar loss/acc updates (each one syncs the GPU)
+BF16_NATIVE_CAPABILITY = (8, 0)  # Ampere (A100) on: tensor cores compute bfloat16 natively
 
 
 class History(list):
-    """fit()'s result: per-epoch dicts, plus ``best_epoch``, ``stopped_early`` and ``identity``
-    (the run's identity, which save_run records)."""
+    """fit()'s result: per-epoch dicts, plus ``best_epoch``, ``stopped_early``, ``identity``
+    (the run's identity, which save_run records) and ``amp_dtype`` (the dtype mixed precision
+    ran in: "float16", "bfloat16", or None when it was off)."""
 
     def __init__(self, rows: Iterable[dict] = (), best_epoch: int | None = None,
                  stopped_early: bool = False) -> None:
@@ -35,6 +39,7 @@ class History(list):
         self.best_epoch = best_epoch
         self.stopped_early = stopped_early
         self.identity: dict | None = None
+        self.amp_dtype: str | None = None
 
 
 def make_optimizer(params_or_model: nn.Module | Iterable,
@@ -99,6 +104,66 @@ def autocast_context(device: torch.device | str, amp: bool,
     return contextlib.nullcontext()
 
 
+def amp_choice(cfg: TrainConfig, device: torch.device | str) -> tuple[str | None, str]:
+    """The dtype mixed precision uses for cfg on device (None: off), and why, in words.
+
+    amp_dtype "auto" picks bfloat16 where the hardware computes it natively (a GPU of compute
+    capability >= 8.0; a CPU with AMX or AVX512-BF16), float16 with a GradScaler on older GPUs
+    (a T4 is 7.5: ``torch.cuda.is_bf16_supported()`` can say True there, as it only emulates
+    it), and nothing on other CPUs. "float16" and "bfloat16" are used as asked, except float16
+    on a CPU, which autocast_context never applies (it is slow there).
+    """
+    kind = torch.device(device).type
+    if not cfg.amp:
+        return None, "off (TrainConfig.amp is False)"
+    if kind == "cuda":
+        return _cuda_amp_choice(cfg.amp_dtype, torch.device(device))
+    if kind == "cpu":
+        return _cpu_amp_choice(cfg.amp_dtype)
+    return None, f"off (autocast is used on CUDA and CPUs, not on {kind})"
+
+
+def resolve_amp_dtype(cfg: TrainConfig, device: torch.device | str) -> str | None:
+    """The dtype fit() trains cfg in on device: "float16", "bfloat16", or None (amp off)."""
+    return amp_choice(cfg, device)[0]
+
+
+def _cuda_amp_choice(asked: str, device: torch.device) -> tuple[str, str]:
+    major, minor = torch.cuda.get_device_capability(device)
+    card = f"{torch.cuda.get_device_name(device)}, compute capability {major}.{minor}"
+    native = (major, minor) >= BF16_NATIVE_CAPABILITY
+    if asked == "float16":
+        return "float16", f"float16 with a GradScaler (as amp_dtype asks; {card})"
+    if asked == "bfloat16":
+        slow = "" if native else " only emulates it: float16 is faster there"
+        return "bfloat16", f"bfloat16 (as amp_dtype asks; {card}{slow})"
+    if native:
+        return "bfloat16", f"bfloat16 ({card} computes it natively; no GradScaler needed)"
+    return "float16", f"float16 with a GradScaler ({card} has no native bfloat16)"
+
+
+def _cpu_amp_choice(asked: str) -> tuple[str | None, str]:
+    features = ", ".join(sorted(cpu_bf16_features()))
+    if asked == "float16":
+        return None, ("off (float16 autocast is slow on a CPU, so it is not used there; "
+                      "amp_dtype='auto' uses bfloat16 where the CPU computes it natively)")
+    if asked == "bfloat16":
+        where = (f"native on this CPU: {features}" if features
+                 else "no native bfloat16 on this CPU: it can be slower than float32")
+        return "bfloat16", f"bfloat16 (as amp_dtype asks; {where})"
+    if features:
+        return "bfloat16", f"bfloat16 (native on this CPU: {features})"
+    return None, ("off (no native bfloat16 on this CPU, no AMX or AVX512-BF16, so float32 is "
+                  "faster; on a GPU amp=True picks float16 or bfloat16)")
+
+
+def make_scaler(amp_dtype: str | None, device: torch.device | str) -> torch.amp.GradScaler | None:
+    """A GradScaler for float16 training (small gradients underflow its narrow range), else None."""
+    if amp_dtype != "float16":
+        return None
+    return torch.amp.GradScaler(torch.device(device).type)
+
+
 def _epoch_stats(losses: list[torch.Tensor], logits: list[torch.Tensor],
                  labels: list[torch.Tensor], what: str) -> dict[str, float]:
     """Mean loss per image and accuracy from the per-batch tensors (one GPU sync)."""
@@ -127,7 +192,8 @@ def train_one_epoch(model: nn.Module, loader: Iterable, loss_fn: nn.Module,
     # Per-batch results stay on the device and are reduced once at the end: no GPU sync
     # and no extra kernels per batch (the progress bar syncs about twice a second).
     losses, outputs, targets = [], [], []
-    bar = tqdm(loader, desc=desc, leave=False, disable=not progress)
+    bar = tqdm(_batches(loader), total=_length(loader), desc=desc, leave=False,
+               disable=not progress)
     shown = time.monotonic()
     for images, labels in bar:
         images = images.to(device, non_blocking=True)
@@ -156,6 +222,24 @@ def train_one_epoch(model: nn.Module, loader: Iterable, loss_fn: nn.Module,
             bar.set_postfix(loss=f"{stats['loss']:.4f}", acc=f"{stats['acc']:.2%}", refresh=False)
             shown = time.monotonic()
     return _epoch_stats(losses, outputs, targets, "training")
+
+
+def _batches(loader: Iterable) -> Iterable:
+    """What train_one_epoch's progress bar wraps: a DataLoader with workers as one iterator.
+
+    tqdm.auto calls iter() on what it wraps once more than it iterates it. Without workers
+    that spare iterator only draws one number from the loader's generator (every run so far
+    includes that draw, so it stays); with workers it would start a spare set of them, which
+    prefetch augmented batches that are thrown away.
+    """
+    return iter(loader) if getattr(loader, "num_workers", 0) > 0 else loader
+
+
+def _length(loader: Iterable) -> int | None:
+    try:
+        return len(loader)
+    except TypeError:
+        return None
 
 
 def evaluate(model: nn.Module, loader: Iterable, loss_fn: nn.Module,
@@ -205,7 +289,8 @@ def _score(row: Mapping[str, float], monitor: str) -> tuple[float, float]:
 def _run_epoch(model, loaders, loss_fn, optimizer, device, cfg, epoch, scaler, progress) -> dict:
     start = time.perf_counter()
     lr = optimizer.param_groups[0]["lr"]
-    amp_dtype = getattr(torch, cfg.amp_dtype)  # autocast_context decides where amp applies
+    # cfg is fit()'s run config: amp_dtype resolved wherever amp is on
+    amp_dtype = getattr(torch, cfg.amp_dtype) if cfg.amp else torch.float32
     try:
         train = train_one_epoch(model, loaders["train"], loss_fn, optimizer, device,
                                 scaler=scaler, amp=cfg.amp, amp_dtype=amp_dtype,
@@ -223,7 +308,7 @@ def fit(model: nn.Module, loaders: Mapping[str, Any], cfg: TrainConfig, *,
         checkpoint_dir: str | Path | None = None, resume: bool = False,
         device: torch.device | str | None = None, optimizer: torch.optim.Optimizer | None = None,
         scheduler: Any = None, loss_fn: nn.Module | None = None,
-        progress: bool = True, checkpoint_every: int = 1) -> History:
+        progress: bool = True, checkpoint_every: int = 1, channels_last: bool = False) -> History:
     """Train for cfg.num_epochs; return the history and leave the best weights in the model.
 
     Best epoch: highest val_acc, ties broken by lower val_loss (cfg.monitor="val_loss" for
@@ -235,28 +320,30 @@ def fit(model: nn.Module, loaders: Mapping[str, Any], cfg: TrainConfig, *,
     resume=True continues the run of this very identity if DIR holds one (a larger num_epochs
     trains on); anything else (other data, model, preprocessing or recipe) starts afresh in a
     folder of its own and says how it differs from the runs already there.
+    With cfg.amp, mixed precision runs in the dtype resolve_amp_dtype picks for this device
+    (one printed line says which and why); the checkpoint's config and the run identity hold
+    that resolved dtype (amp=False where it is off), so an "auto" run made on a T4 (float16)
+    never resumes as one made on an A100 (bfloat16), and ``history.amp_dtype`` records it.
+    On CUDA, cuDNN benchmarks its convolution algorithms (the shapes here are fixed) unless
+    deterministic kernels were asked for. channels_last=True moves the weights to NHWC layout,
+    which tensor cores prefer for convolutions under float16/bfloat16 (unmeasured here: off).
     The optimizer defaults to make_optimizer(model, cfg), the loss to CrossEntropyLoss.
     """
-    _check_loaders(loaders)
-    if not isinstance(checkpoint_every, int) or checkpoint_every < 1:
-        raise ValueError(f"checkpoint_every must be a positive int, got {checkpoint_every!r}")
-    if resume and checkpoint_dir is None:
-        raise ValueError("resume=True needs the checkpoint_dir of the run to continue.")
+    _check_fit_arguments(loaders, checkpoint_dir, resume, checkpoint_every)
     device = torch.device(device) if device is not None else get_device()
     seed_everything(cfg.seed)
-    model.to(device)
-    objects = _training_objects(model, loaders, cfg, device, optimizer, scheduler)
+    run_cfg, objects, history = _prepare_run(model, loaders, cfg, device, optimizer, scheduler,
+                                             channels_last)
     if loss_fn is None:
         loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-    history, best_state = History(), checkpoints.cpu_state_dict(model)
-    history.identity = identity.run_identity(model, loaders, objects["optimizer"], cfg)
+    best_state = checkpoints.cpu_state_dict(model)
     run_dir = checkpoints.run_folder(checkpoint_dir, history.identity) if checkpoint_dir else None
     if resume:
         history, best_state = _resume(run_dir, cfg, objects, history, best_state)
     for epoch in range(len(history) + 1, cfg.num_epochs + 1):
         if history.stopped_early:
             break
-        row = _run_epoch(model, loaders, loss_fn, objects["optimizer"], device, cfg, epoch,
+        row = _run_epoch(model, loaders, loss_fn, objects["optimizer"], device, run_cfg, epoch,
                          objects["scaler"], progress)
         if objects["scheduler"] is not None:
             objects["scheduler"].step()
@@ -264,10 +351,7 @@ def fit(model: nn.Module, loaders: Mapping[str, Any], cfg: TrainConfig, *,
         print(format_epoch_line(row, cfg.num_epochs) + ("  (best)" if improved else ""))
         due = epoch % checkpoint_every == 0 or epoch == cfg.num_epochs or history.stopped_early
         if run_dir is not None and due:
-            checkpoints.save_checkpoint(checkpoints.training_state(
-                epoch=epoch, history=history, config=cfg.to_dict(), best_epoch=history.best_epoch,
-                best_state=best_state, stopped_early=history.stopped_early,
-                identity=history.identity, **objects), run_dir / checkpoints.CHECKPOINT_NAME)
+            _save(run_dir, epoch, history, run_cfg, best_state, objects)
         if history.stopped_early:
             print(f"Early stopping: no better {cfg.monitor} for {cfg.patience} epochs "
                   f"(best epoch {history.best_epoch}).")
@@ -275,14 +359,73 @@ def fit(model: nn.Module, loaders: Mapping[str, Any], cfg: TrainConfig, *,
     return history
 
 
-def _training_objects(model: nn.Module, loaders: Mapping[str, Any], cfg: TrainConfig,
+def _check_fit_arguments(loaders: Mapping[str, Any], checkpoint_dir: str | Path | None,
+                         resume: bool, checkpoint_every: int) -> None:
+    _check_loaders(loaders)
+    if not isinstance(checkpoint_every, int) or checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be a positive int, got {checkpoint_every!r}")
+    if resume and checkpoint_dir is None:
+        raise ValueError("resume=True needs the checkpoint_dir of the run to continue.")
+
+
+def _prepare_run(model: nn.Module, loaders: Mapping[str, Any], cfg: TrainConfig,
+                 device: torch.device, optimizer: Any, scheduler: Any,
+                 channels_last: bool) -> tuple[TrainConfig, dict[str, Any], History]:
+    """The run config (mixed precision resolved), the checkpointed objects, an empty history."""
+    amp_dtype, why = amp_choice(cfg, device)
+    if cfg.amp:
+        print(f"Mixed precision: {why}")
+    run_cfg = run_config(cfg, amp_dtype)
+    model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    _use_cudnn_benchmark(device)
+    objects = _training_objects(model, loaders, run_cfg, device, optimizer, scheduler)
+    history = History()
+    history.amp_dtype = amp_dtype
+    history.identity = identity.run_identity(model, loaders, objects["optimizer"],
+                                             _identity_config(cfg, run_cfg))
+    return run_cfg, objects, history
+
+
+def run_config(cfg: TrainConfig, amp_dtype: str | None) -> TrainConfig:
+    """cfg as a run trains it: amp_dtype resolved where amp is on, amp=False where it is off."""
+    if amp_dtype is None:
+        return dataclasses.replace(cfg, amp=False) if cfg.amp else cfg
+    return dataclasses.replace(cfg, amp_dtype=amp_dtype)
+
+
+def _identity_config(cfg: TrainConfig, run_cfg: TrainConfig) -> TrainConfig:
+    """run_cfg for the run identity. amp_dtype means nothing without amp: a config with amp off
+    and "auto" is filed as "float16", the default before "auto", so it keeps its old folder."""
+    if not cfg.amp and cfg.amp_dtype == "auto":
+        return dataclasses.replace(run_cfg, amp_dtype="float16")
+    return run_cfg
+
+
+def _use_cudnn_benchmark(device: torch.device) -> None:
+    """On CUDA let cuDNN time its algorithms once per input shape and keep the fastest, unless
+    deterministic kernels were asked for (the timed choice can differ from run to run)."""
+    deterministic = torch.backends.cudnn.deterministic or torch.are_deterministic_algorithms_enabled()
+    if device.type == "cuda" and not deterministic:
+        torch.backends.cudnn.benchmark = True
+
+
+def _save(run_dir: Path, epoch: int, history: History, run_cfg: TrainConfig,
+          best_state: dict, objects: dict[str, Any]) -> None:
+    checkpoints.save_checkpoint(checkpoints.training_state(
+        epoch=epoch, history=history, config=run_cfg.to_dict(), best_epoch=history.best_epoch,
+        best_state=best_state, stopped_early=history.stopped_early, identity=history.identity,
+        **objects), run_dir / checkpoints.CHECKPOINT_NAME)
+
+
+def _training_objects(model: nn.Module, loaders: Mapping[str, Any], run_cfg: TrainConfig,
                       device: torch.device, optimizer: Any, scheduler: Any) -> dict[str, Any]:
     """Optimizer, scheduler, scaler and the train loader's generator: what a checkpoint holds."""
-    optimizer = optimizer if optimizer is not None else make_optimizer(model, cfg)
-    scheduler = scheduler if scheduler is not None else make_scheduler(optimizer, cfg)
-    fp16 = cfg.amp and device.type == "cuda" and cfg.amp_dtype == "float16"
-    return {"model": model, "optimizer": optimizer, "scheduler": scheduler,
-            "scaler": torch.amp.GradScaler("cuda") if fp16 else None,
+    optimizer = optimizer if optimizer is not None else make_optimizer(model, run_cfg)
+    scheduler = scheduler if scheduler is not None else make_scheduler(optimizer, run_cfg)
+    scaler = make_scaler(run_cfg.amp_dtype if run_cfg.amp else None, device)
+    return {"model": model, "optimizer": optimizer, "scheduler": scheduler, "scaler": scaler,
             "generator": getattr(loaders["train"], "generator", None)}
 
 
@@ -314,7 +457,7 @@ def _resume(run_dir: Path, cfg: TrainConfig, objects: dict, history: History,
                          "Delete that folder, or pass resume=False, to start afresh.")
     restored = History(ckpt["history"], best_epoch=ckpt["best_epoch"],
                        stopped_early=ckpt["stopped_early"])
-    restored.identity = history.identity
+    restored.identity, restored.amp_dtype = history.identity, history.amp_dtype
     best_state = checkpoints.restore_training_state(ckpt, **objects)
     print(f"Resuming from epoch {ckpt['epoch']} of {cfg.num_epochs} ({ckpt_path}).")
     return restored, best_state

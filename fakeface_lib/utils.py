@@ -1,13 +1,17 @@
-"""Seeds, device choice and parameter counts: the small helpers every notebook needs."""
+"""Seeds, device choice, what the CPU computes natively, and parameter counts: the small helpers
+every notebook needs."""
 
 from __future__ import annotations
 
 import os
 import random
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
+
+CPU_BF16_FEATURES = ("amx_bf16", "avx512_bf16")  # x86 flags of native bfloat16 arithmetic
 
 
 def seed_everything(seed: int) -> None:
@@ -46,3 +50,30 @@ def get_device(prefer: str | None = None) -> torch.device:
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameters (only those with ``requires_grad`` when ``trainable_only``)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def cpu_bf16_features(cpuinfo: str | Path = "/proc/cpuinfo") -> frozenset[str]:
+    """The CPU's native bfloat16 features among CPU_BF16_FEATURES (empty: none, or unknown).
+
+    Read from the "flags" lines of /proc/cpuinfo (Linux, Colab included); where that file is
+    missing, from what this torch detected at start-up (a private query, so any failure there
+    means "none"). ``torch.backends.cpu.get_cpu_capability()`` names only the vector width
+    ("AVX512"), not whether bfloat16 is among its instructions.
+    """
+    try:
+        text = Path(cpuinfo).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return _torch_cpu_bf16_features()
+    flags: set[str] = set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.partition(":")[2].split())
+    return frozenset(flags & set(CPU_BF16_FEATURES))
+
+
+def _torch_cpu_bf16_features() -> frozenset[str]:
+    try:
+        info = torch._C._cpu._get_cpu_capability()
+        return frozenset(name for name in CPU_BF16_FEATURES if info.get(name))
+    except Exception:  # noqa: BLE001  (absent or changed in this torch: treat as unknown)
+        return frozenset()

@@ -18,6 +18,13 @@ def test_defaults_follow_the_spec():
     assert (cfg.weight_decay, cfg.scheduler, cfg.step_size, cfg.gamma) == (0.0, None, 7, 0.1)
     assert (cfg.batch_size, cfg.seed, cfg.amp, cfg.patience) == (32, 42, False, None)
     assert (cfg.label_smoothing, cfg.grad_clip, cfg.monitor) == (0.0, None, "val_acc")
+    assert cfg.amp_dtype == "auto"  # the hardware chooses (training.resolve_amp_dtype)
+
+
+@pytest.mark.parametrize("dtype", ["auto", "float16", "bfloat16"])
+def test_amp_dtype_choices_round_trip(dtype):
+    cfg = TrainConfig(amp=True, amp_dtype=dtype)
+    assert TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))).amp_dtype == dtype
 
 
 def test_round_trip_through_json():

@@ -214,7 +214,9 @@ def test_resume_after_two_epochs_equals_an_uninterrupted_run(tmp_path, capsys):
     two = dataclasses.replace(CFG, num_epochs=2)
     fit(fresh_model(), loaders(), two, device=CPU, progress=False, checkpoint_dir=tmp_path / "cut")
     capsys.readouterr()
-    resumed = fresh_model(seed=99)  # whatever it holds is replaced by the checkpoint
+    # the initial weights of the cut run (part of a run's identity); the checkpoint's epoch-2
+    # weights replace them
+    resumed = fresh_model()
     history_resumed = fit(resumed, loaders(), CFG, device=CPU, progress=False, resume=True,
                           checkpoint_dir=tmp_path / "cut")
     out = capsys.readouterr().out.splitlines()
@@ -309,3 +311,32 @@ def test_a_failed_checkpoint_write_keeps_the_previous_one_and_says_what_to_do(tm
     monkeypatch.undo()
     assert not path.with_name("last.pt.tmp").exists()
     assert checkpoints.load_checkpoint(path) == {"epoch": 1}
+
+
+class Recorder(TinyNet):
+    """TinyNet that keeps the sum of every training batch it sees."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[float] = []
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            self.seen.append(images.sum().item())
+        return super().forward(images)
+
+
+def test_a_loader_with_workers_is_iterated_once_per_epoch():
+    def with_worker() -> DataLoader:
+        return DataLoader(tensors(32, 1), batch_size=8, shuffle=True, num_workers=1,
+                          generator=torch.Generator().manual_seed(0))
+
+    model = Recorder()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    for progress in (False, True):
+        model.seen.clear()
+        loader = with_worker()
+        expected = [images.sum().item() for images, _ in with_worker()]
+        train_one_epoch(model, loader, nn.CrossEntropyLoss(), optimizer, CPU, progress=progress)
+        # a spare iterator (tqdm.auto makes one) would have drawn the first shuffle itself
+        assert model.seen == expected

@@ -1,9 +1,11 @@
 """FaceDataset (decode and resize every image once, as a ``Preprocessing`` says, into a uint8
-RAM cache) and make_loaders, which turns a split DataFrame into seeded train/val/test DataLoaders.
+RAM cache) and make_loaders, which turns a split DataFrame into seeded train/val/test DataLoaders
+(with worker processes and pinned memory where they keep a GPU fed).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -33,6 +35,7 @@ from fakeface_lib.transforms import (  # noqa: F401  (denormalize re-exported fo
 )
 
 PROGRESS_MIN_IMAGES = 300
+MAX_DEFAULT_WORKERS = 2  # Colab's runtime has 2 vCPUs
 
 
 class FaceDataset(Dataset):
@@ -163,12 +166,30 @@ def _train_transform(augment: str | Callable | None, preprocessing: Preprocessin
     return augment
 
 
+def default_num_workers(split: str, *, augmented: bool, cached: bool = True,
+                        cuda: bool | None = None) -> int:
+    """Worker processes make_loaders gives a split's loader when ``num_workers=None``.
+
+    Only a GPU is fast enough to wait for the CPU, and only per-image work is worth a worker:
+    the random augmentation of the training images, or decoding every image when there is
+    no cache. Cached, unaugmented batches are one tensor index and one batched transform:
+    no work to spread. Then min(2, CPUs) workers: Colab has 2 vCPUs.
+    ``cuda`` defaults to ``torch.cuda.is_available()``.
+    """
+    cuda = torch.cuda.is_available() if cuda is None else cuda
+    per_image_work = not cached or (split == "train" and augmented)
+    if not cuda or not per_image_work:
+        return 0
+    return min(MAX_DEFAULT_WORKERS, os.cpu_count() or 1)
+
+
 def make_loaders(split_df: pd.DataFrame, batch_size: int = 32, image_size: int | None = None,
-                 augment: str | Callable | None = None, cache: bool = True, num_workers: int = 0,
-                 seed: int = 0, mean: Sequence[float] | None = None,
-                 std: Sequence[float] | None = None, *, progress: bool | None = None,
-                 crop: Crop | str | None = None,
-                 preprocessing: Preprocessing | None = None) -> dict[str, DataLoader]:
+                 augment: str | Callable | None = None, cache: bool = True,
+                 num_workers: int | None = None, seed: int = 0,
+                 mean: Sequence[float] | None = None, std: Sequence[float] | None = None, *,
+                 progress: bool | None = None, crop: Crop | str | None = None,
+                 preprocessing: Preprocessing | None = None,
+                 persistent_workers: bool = False) -> dict[str, DataLoader]:
     """DataLoaders {"train", "val", "test"} of (images (N, 3, S, S) float32, labels (N,) int64).
 
     ``preprocessing`` (a ``Preprocessing``) says how images are decoded, cropped, resized and
@@ -178,21 +199,32 @@ def make_loaders(split_df: pd.DataFrame, batch_size: int = 32, image_size: int |
     ``loaders["train"].dataset.preprocessing``, to save with a run. ``augment`` (None, "report",
     "mild" or a transform of uint8 (3, S, S) images that ends normalised) applies to the train
     loader only; val/test use ``preprocessing.transform()`` and keep frame order. Train batches
-    are shuffled with ``torch.Generator().manual_seed(seed)``; the random augmentations draw
-    from torch's global RNG (seed it with seed_everything), and with ``num_workers > 0`` each
-    worker is seeded from the loader's generator. With ``cache`` every image is decoded once,
-    eagerly, here (see FaceDataset).
+    are shuffled with ``torch.Generator().manual_seed(seed)``. With ``cache`` every image is
+    decoded once, eagerly, here (see FaceDataset). On CUDA batches come in pinned memory.
+
+    ``num_workers``: worker processes per loader; None chooses per split
+    (:func:`default_num_workers`: 0 on a CPU, so CPU runs are what they always were; on CUDA
+    up to 2 for the augmented train loader, and for every loader without ``cache``); an int
+    is used for every loader. Without workers the random augmentations draw
+    from torch's global RNG (seed it with seed_everything); in workers, from each worker's own
+    RNG, seeded from the loader's generator and the worker's number. So a run repeats, and
+    resumes, exactly for a given number of workers, but augments differently with another
+    number (0 included). Workers start afresh every epoch: ``persistent_workers=True`` keeps
+    the train loader's alive (saves starting them each epoch), but then they are seeded once
+    per process, so an epoch's augmentation depends on the epochs run before it in this
+    process, and a resumed run no longer repeats an uninterrupted one.
     """
     _check_split_frame(split_df)
     check_int("batch_size", batch_size, 1)
-    check_int("num_workers", num_workers, 0)
+    if num_workers is not None:
+        check_int("num_workers", num_workers, 0)
     check_int("seed", seed, 0)
     preprocessing = as_preprocessing(preprocessing, image_size=image_size, crop=crop,
                                       mean=mean, std=std)
     train_transform = _train_transform(augment, preprocessing)
     transforms = {"train": train_transform, "val": preprocessing.transform(),
                   "test": preprocessing.transform()}
-    size = preprocessing.image_size
+    size, cuda = preprocessing.image_size, torch.cuda.is_available()
     loaders = {}
     for name in SPLITS:
         rows = split_df[(split_df["split"] == name).to_numpy(dtype=bool)]
@@ -201,9 +233,17 @@ def make_loaders(split_df: pd.DataFrame, batch_size: int = 32, image_size: int |
                               batched_transform=batched, progress=progress,
                               desc=f"Caching {name} images ({size}px)",
                               preprocessing=preprocessing)
-        generator = torch.Generator().manual_seed(seed) if name == "train" else None
-        loaders[name] = DataLoader(
-            dataset, batch_size=batch_size, shuffle=name == "train", generator=generator,
-            collate_fn=collate, num_workers=num_workers, persistent_workers=num_workers > 0,
-            pin_memory=torch.cuda.is_available())
+        workers = num_workers if num_workers is not None else default_num_workers(
+            name, augmented=augment is not None, cached=cache, cuda=cuda)
+        loaders[name] = _data_loader(dataset, name, batch_size, seed, workers, cuda=cuda,
+                                     persistent=persistent_workers and name == "train")
     return loaders
+
+
+def _data_loader(dataset: FaceDataset, split: str, batch_size: int, seed: int, workers: int, *,
+                 cuda: bool, persistent: bool) -> DataLoader:
+    """One split's loader: the train split shuffled by its own seeded generator."""
+    generator = torch.Generator().manual_seed(seed) if split == "train" else None
+    return DataLoader(dataset, batch_size=batch_size, shuffle=split == "train",
+                      generator=generator, collate_fn=collate, num_workers=workers,
+                      persistent_workers=persistent and workers > 0, pin_memory=cuda)

@@ -11,6 +11,8 @@ import torch
 from PIL import Image
 from torch.utils.data import default_collate
 
+from fakeface_lib import loaders as loaders_module
+from fakeface_lib.config import TrainConfig
 from fakeface_lib.data import index_dataset
 from fakeface_lib.loaders import (
     FACE_CROP,
@@ -18,6 +20,7 @@ from fakeface_lib.loaders import (
     ImageReadError,
     StackedSamples,
     collate,
+    default_num_workers,
     denormalize,
     load_image,
     make_loaders,
@@ -158,6 +161,84 @@ def test_worker_processes_give_the_same_batches(split_df):
     single = batches(make_loaders(split_df, batch_size=4, image_size=SIZE, seed=3)["train"])
     workers = make_loaders(split_df, batch_size=4, image_size=SIZE, seed=3, num_workers=1)
     assert same_batches(batches(workers["train"]), single)
+
+
+def test_default_workers_only_where_a_gpu_waits_for_per_image_work(monkeypatch):
+    assert default_num_workers("train", augmented=True, cuda=False) == 0
+    assert default_num_workers("train", augmented=False, cached=False, cuda=False) == 0
+    monkeypatch.setattr(loaders_module.os, "cpu_count", lambda: 16)
+    assert default_num_workers("train", augmented=True, cuda=True) == 2
+    assert default_num_workers("train", augmented=False, cuda=True) == 0
+    assert default_num_workers("val", augmented=True, cuda=True) == 0
+    assert default_num_workers("test", augmented=False, cached=False, cuda=True) == 2
+    monkeypatch.setattr(loaders_module.os, "cpu_count", lambda: 1)
+    assert default_num_workers("train", augmented=True, cuda=True) == 1
+
+
+def workers_of(loaders) -> dict[str, tuple[int, bool, bool]]:
+    return {name: (loader.num_workers, loader.pin_memory, loader.persistent_workers)
+            for name, loader in loaders.items()}
+
+
+def test_loaders_on_a_cpu_have_no_workers_and_no_pinned_memory(split_df, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for augment in (None, "mild"):
+        loaders = make_loaders(split_df, batch_size=4, image_size=SIZE, augment=augment)
+        assert set(workers_of(loaders).values()) == {(0, False, False)}
+
+
+def test_loaders_on_cuda_feed_the_gpu(split_df, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # built, never iterated here
+    monkeypatch.setattr(loaders_module.os, "cpu_count", lambda: 2)
+    augmented = make_loaders(split_df, batch_size=4, image_size=SIZE, augment="mild")
+    assert workers_of(augmented) == {"train": (2, True, False), "val": (0, True, False),
+                                     "test": (0, True, False)}
+    plain = make_loaders(split_df, batch_size=4, image_size=SIZE)
+    assert {n for n, _, _ in workers_of(plain).values()} == {0}
+    explicit = make_loaders(split_df, batch_size=4, image_size=SIZE, augment="mild", num_workers=0)
+    assert {n for n, _, _ in workers_of(explicit).values()} == {0}
+    kept = make_loaders(split_df, batch_size=4, image_size=SIZE, augment="mild", num_workers=1,
+                        persistent_workers=True)
+    assert workers_of(kept) == {"train": (1, True, True), "val": (1, True, False),
+                                "test": (1, True, False)}
+
+
+def augmented_epochs(split_df, num_workers: int, epochs: int = 2):
+    torch.manual_seed(0)
+    loaders = make_loaders(split_df, batch_size=4, image_size=SIZE, seed=3, augment="mild",
+                           num_workers=num_workers)
+    return [batches(loaders["train"]) for _ in range(epochs)]
+
+
+def test_augmented_batches_from_workers_repeat_exactly(split_df):
+    first, again = augmented_epochs(split_df, 2), augmented_epochs(split_df, 2)
+    assert all(same_batches(a, b) for a, b in zip(first, again))
+    assert not same_batches(first[0], first[1])  # another shuffle and other draws each epoch
+
+
+def test_fit_with_augmenting_workers_resumes_exactly(split_df, tmp_path, capsys):
+    from fakeface_lib.checkpoints import load_checkpoint
+    from fakeface_lib.training import fit
+
+    def run(num_epochs: int, resume: bool = False, folder: str = "cut") -> list[dict]:
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, stride=4), torch.nn.ReLU(),
+                                    torch.nn.Flatten(), torch.nn.Dropout(0.3),
+                                    torch.nn.Linear(4 * 8 * 8, 2))
+        loaders = make_loaders(split_df, batch_size=4, image_size=SIZE, seed=1, augment="mild",
+                               num_workers=2)
+        history = fit(model, loaders, TrainConfig(num_epochs=num_epochs, lr=0.05, seed=3),
+                      device="cpu", progress=False, resume=resume, checkpoint_dir=tmp_path / folder)
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
+
+    straight = run(3, folder="straight")
+    run(2)
+    resumed = run(3, resume=True)
+    assert "Resuming from epoch 2 of 3" in capsys.readouterr().out
+    assert resumed == straight
+    last, last_straight = load_checkpoint(tmp_path / "cut"), load_checkpoint(tmp_path / "straight")
+    for name, tensor in last_straight["model"].items():  # the last weights, not the best
+        assert torch.equal(tensor, last["model"][name]), name
 
 
 def test_file_broken_after_indexing_is_named(split_df):

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import torch
 from torch import nn
 
 # Settings of an optimizer's param groups that change its steps (not how they are computed).
@@ -21,7 +22,8 @@ OPTIMIZER_KEYS = ("lr", "betas", "eps", "weight_decay", "momentum", "dampening",
                   "rho", "amsgrad", "maximize")
 # TrainConfig fields that may change between sessions of one run.
 RESUMABLE_CHANGES = ("num_epochs", "patience")
-SECTIONS = {"model": "the model", "data": "the training or validation images",
+SECTIONS = {"model": "the model", "init": "the initial weights (another seed, or pretrained or not)",
+            "data": "the training or validation images",
             "preprocessing": "the preprocessing or augmentation", "optimizer": "the optimizer",
             "config": "the recipe (TrainConfig)"}
 
@@ -39,6 +41,18 @@ def model_identity(model: nn.Module) -> dict[str, Any]:
             "parameters": sum(p.numel() for p in model.parameters()),
             "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
             "shapes": hashlib.sha256("\n".join(shapes).encode()).hexdigest()[:16]}
+
+
+def weights_fingerprint(model: nn.Module, sample: int = 4096) -> str:
+    """Digest of the first ``sample`` values of every tensor of the state_dict: the weights the
+    run starts from (a seed, ImageNet weights, or a model already trained tell apart)."""
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        head = tensor.detach().flatten()[:sample].to("cpu")
+        if head.dtype == torch.bfloat16:  # numpy has no bfloat16
+            head = head.float()
+        digest.update(name.encode() + head.numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def files_fingerprint(frame) -> str:
@@ -102,9 +116,11 @@ def _plain(value: Any) -> Any:
 
 
 def run_identity(model: nn.Module, loaders: Mapping[str, Any], optimizer, cfg) -> dict[str, Any]:
-    """Everything that makes a run that run; JSON-able. fit() computes it before training."""
+    """Everything that makes a run that run; JSON-able. fit() computes it before training, so
+    ``init`` is the weights passed in, before any checkpoint is restored."""
     config = {k: v for k, v in cfg.to_dict().items() if k not in RESUMABLE_CHANGES}
-    return {"model": model_identity(model), "data": data_identity(loaders),
+    return {"model": model_identity(model), "init": weights_fingerprint(model),
+            "data": data_identity(loaders),
             "preprocessing": preprocessing_identity(loaders),
             "optimizer": optimizer_identity(optimizer), "config": config}
 

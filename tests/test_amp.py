@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from fakeface_lib import training
+from fakeface_lib import amp, training
 from fakeface_lib.checkpoints import load_checkpoint
 from fakeface_lib.config import TrainConfig
 from fakeface_lib.training import amp_choice, fit, make_scaler, resolve_amp_dtype, run_config
@@ -31,7 +31,7 @@ def fake_gpu(monkeypatch, card: tuple[str, tuple[int, int]]) -> None:
 
 
 def fake_cpu(monkeypatch, features: set[str]) -> None:
-    monkeypatch.setattr(training, "cpu_bf16_features", lambda: frozenset(features))
+    monkeypatch.setattr(amp, "cpu_bf16_features", lambda: frozenset(features))
 
 
 class TinyNet(nn.Module):
@@ -155,8 +155,7 @@ def test_amp_off_keeps_its_checkpoint_config_and_prints_nothing_new(tmp_path, ca
     history = fit(fresh_model(), loaders(), cfg, device=CPU, progress=False, checkpoint_dir=tmp_path)
     assert "Mixed precision" not in capsys.readouterr().out and history.amp_dtype is None
     assert load_checkpoint(tmp_path)["config"] == cfg.to_dict()
-    # amp_dtype means nothing without amp: filed as "float16", the default before "auto"
-    assert history.identity["config"]["amp_dtype"] == "float16"
+    assert history.identity["config"]["amp"] is False
 
 
 def test_float16_scaler_state_is_saved_and_restored(tmp_path, capsys, monkeypatch):

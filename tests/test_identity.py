@@ -72,6 +72,7 @@ def test_more_epochs_continue_the_same_run(tmp_path, capsys):
 @pytest.mark.parametrize("change, words", [
     (dict(data=loaders(seed=2)), "the training or validation images"),
     (dict(net=model(dropout=0.0)), "the model"),
+    (dict(net=Net()), "the initial weights"),  # another draw of the initial weights
     (dict(data=loaders(transform=lambda x: 2 * x)), "the preprocessing or augmentation"),
     (dict(cfg=dataclasses.replace(CFG, lr=0.01)), "the recipe (TrainConfig) (lr: 0.05 -> 0.01)"),
     (dict(optimizer=lambda net: torch.optim.SGD([{"params": net.body[2].weight, "lr": 0.1},
@@ -91,7 +92,7 @@ def test_another_run_is_never_handed_back_it_trains_in_a_folder_of_its_own(tmp_p
 def test_identity_records_model_data_preprocessing_optimizer_and_recipe():
     net, data = model(), loaders()
     identity = run_identity(net, data, make_optimizer(net, CFG), CFG)
-    assert set(identity) == {"model", "data", "preprocessing", "optimizer", "config"}
+    assert set(identity) == {"model", "init", "data", "preprocessing", "optimizer", "config"}
     assert identity["model"]["parameters"] == 98 and "Dropout(p=0.3" in identity["model"]["architecture"]
     assert identity["optimizer"]["class"] == "Adam" and identity["optimizer"]["groups"][0]["lr"] == 0.05
     assert "num_epochs" not in identity["config"] and identity["config"]["seed"] == 3

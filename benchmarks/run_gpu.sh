@@ -1,14 +1,124 @@
 #!/usr/bin/env bash
-# The prepared GPU check, for a session lent a GPU machine (one call, about 9 minutes on an H100):
-# epoch times per model, then the series on real photographs (3 seeds, AMP bf16, time-boxed so
-# that what finished is kept). Usage, from the repository root on the GPU machine:
-#   bash benchmarks/run_gpu.sh PATH/TO/real_and_fake_face_160 OUT_DIR
-set -euo pipefail
-data=${1:?give the folder holding training_real/ and training_fake/}
-out=${2:-benchmarks/results}
+# The prepared GPU check, one command for a session lent a GPU machine (under 10 minutes on an
+# H100 or H200): the GPU tests (tests/test_gpu.py), then the notebook series at the full recipe
+# on a Kaggle-layout zip of the 160 px copy of the dataset, as a student runs it on Colab
+# (benchmarks/bench_gpu_series.py: per notebook its wall time, the GPU's peak memory and busy
+# share, and the bytes it wrote to a simulated Drive), time-boxed so that what finished is kept.
+#
+# The device tool copies the repository but not the data folder (outside it), and the machine has
+# torch but not papermill, ipykernel or the notebooks' other packages, and no network. So first,
+# here, once (both folders are git-ignored; about 36 MB together, under the 64 MiB carry limit):
+#
+#   bash benchmarks/run_gpu.sh --prepare [/work/shared/data/real_and_fake_face_160]
+#
+# which copies the data to data/real160/ (by hand: mkdir -p data/real160 && cp -r
+# /work/shared/data/real_and_fake_face_160/training_* data/real160/) and downloads the wheels to
+# .whl/ (for the Python 3.12 there; the wheels install there into /tmp/site); then one device call:
+#
+#   run(command="bash benchmarks/run_gpu.sh data/real160 $OUT",
+#       carry=["data/real160", ".whl"], timeout_s=600)
+#
+# It writes to OUT: gpu_series.json (bench_gpu_series.py's JSON, with the GPU tests' exit code),
+# gpu_tests.log, run_gpu.log (everything printed) and executed_notebooks.zip. Without CUDA (here)
+# the series runs in smoke mode, to show that the whole command works:
+#
+#   PYTHON=.venv/bin/python bash benchmarks/run_gpu.sh /work/shared/data/real_and_fake_face_160 /tmp/gpu-out
+#
+# Settings (environment): PYTHON (python3), CALL_LIMIT_SECONDS (590: the series gets what is left
+# of it, 480 s at most), GPU_TESTS_TIMEOUT (150 s), SMOKE=1 (smoke mode on a GPU too).
+set -uo pipefail
+
+if [[ ${1:-} == --prepare ]]; then
+    set -e
+    src=${2:-/work/shared/data/real_and_fake_face_160}
+    py=${PYTHON:-.venv/bin/python}
+    pyver=${GPU_PYTHON_VERSION:-3.12}
+    rm -rf data/real160 .whl
+    mkdir -p data/real160 .whl
+    cp -r "$src/training_real" "$src/training_fake" data/real160/
+    # What the runner and the notebooks import that the GPU image lacks, with every dependency
+    # it lacks too (at the versions of this checkout's .venv, so the same ones the tests ran).
+    names="asttokens beautifulsoup4 comm debugpy entrypoints executing fastjsonschema gdown imagehash
+           ipykernel ipython ipython-pygments-lexers jedi jsonschema jsonschema-specifications
+           jupyter-client jupyter-core kagglehub kagglesdk matplotlib-inline nbclient nbformat
+           nest-asyncio2 papermill parso pexpect platformdirs prompt-toolkit ptyprocess pure-eval
+           pywavelets pyzmq referencing rpds-py soupsieve stack-data tenacity torchsummary tornado
+           traitlets ttach wcwidth"
+    pins=$("$py" - $names <<'EOF'
+import importlib.metadata as md, sys
+for name in sys.argv[1:]:
+    try:
+        print(f"{name}=={md.version(name)}")
+    except md.PackageNotFoundError:
+        print(name)
+EOF
+)
+    plat=""
+    for p in manylinux_2_28_x86_64 manylinux_2_27_x86_64 manylinux_2_26_x86_64 manylinux_2_17_x86_64 \
+             manylinux2014_x86_64 manylinux1_x86_64; do plat="$plat --platform $p"; done
+    # shellcheck disable=SC2086
+    "$py" -m pip download -q --no-deps --only-binary=:all: --python-version "$pyver" \
+        --implementation cp $plat -d .whl $pins
+    gradcam=$("$py" -c "import importlib.metadata as m; print('grad-cam==' + m.version('grad-cam'))" \
+              2>/dev/null || echo grad-cam)
+    "$py" -m pip wheel -q --no-deps -w .whl "$gradcam"  # published as a source archive only
+    du -sh data/real160 .whl
+    echo "ready: run(command=\"bash benchmarks/run_gpu.sh data/real160 \$OUT\", carry=[\"data/real160\", \".whl\"], timeout_s=600)"
+    exit 0
+fi
+
+data=${1:?give the folder holding training_real/ and training_fake/ (or a zip), then OUT_DIR}
+out=${2:-gpu-out}
 mkdir -p "$out"
-export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
-python3 -c "import torch; print(torch.__version__, torch.cuda.get_device_name(0))"
-python3 benchmarks/bench_throughput.py --amp --no-progress --out "$out/throughput_cuda.json"
-python3 benchmarks/bench_real_series.py --data "$data" --amp --channels-last --num-workers 8 \
-    --budget-seconds 420 --out "$out/real_series_gpu.json"
+out=$(cd "$out" && pwd)
+data=$(cd "$(dirname "$data")" && pwd)/$(basename "$data")
+exec > >(tee -a "$out/run_gpu.log") 2>&1
+py=${PYTHON:-python3}
+call_limit=${CALL_LIMIT_SECONDS:-590}
+SECONDS=0
+
+# The carried wheels, only where the runner's packages are missing (the GPU machine's python3).
+if ! "$py" -c "import papermill, ipykernel, imagehash" 2> /dev/null && compgen -G ".whl/*.whl" > /dev/null; then
+    echo "== installing $(ls .whl/*.whl | wc -l) carried wheels into /tmp/site"
+    if "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+            --target /tmp/site .whl/*.whl; then
+        export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+    else
+        echo "!! the carried wheels did not install: the series cannot run without papermill"
+    fi
+fi
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+[[ -d $data/training_real ]] && export FAKEFACE_REAL_DATA=$data  # tests/conftest.py's real_root
+
+echo "== machine"
+"$py" -c "import sys, torch; c = torch.cuda.is_available(); print(sys.version.split()[0], 'torch', \
+torch.__version__, torch.cuda.get_device_name(0) if c else 'no CUDA')"
+cuda=$("$py" -c "import torch; print(int(torch.cuda.is_available()))" 2>/dev/null || echo 0)
+command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+
+echo "== GPU tests"
+if [[ -f tests/test_gpu.py ]]; then
+    timeout "${GPU_TESTS_TIMEOUT:-150}" "$py" -m pytest tests/test_gpu.py -q -rs 2>&1 | tee "$out/gpu_tests.log"
+    tests_rc=${PIPESTATUS[0]}
+else
+    echo "tests/test_gpu.py is not there" | tee "$out/gpu_tests.log"
+    tests_rc=-1
+fi
+echo "GPU tests exit code: $tests_rc (124: stopped at GPU_TESTS_TIMEOUT) after ${SECONDS} s"
+
+budget=$(( call_limit - SECONDS - 30 ))
+(( budget > 480 )) && budget=480
+smoke=()
+if [[ $cuda != 1 || ${SMOKE:-0} == 1 ]]; then
+    smoke=(--smoke)
+    echo "== the series in smoke mode (no CUDA, or SMOKE=1)"
+    (( budget < 1800 )) && [[ $cuda != 1 ]] && budget=1800  # a CPU machine has no device-call limit
+else
+    echo "== the series at the full recipe, ${budget} s budget"
+fi
+"$py" benchmarks/bench_gpu_series.py --data "$data" "${smoke[@]}" --budget-seconds "$budget" \
+    --out "$out/gpu_series.json" --executed-zip "$out/executed_notebooks.zip" \
+    --gpu-tests-exit-code "$tests_rc"
+series_rc=$?
+echo "== done in ${SECONDS} s: GPU tests exit code $tests_rc, series exit code $series_rc; files in $out"
+exit 0

@@ -45,31 +45,56 @@ def read_ledger(ledger: Path) -> tuple[int, set[str], set[str]]:
     return counted, pending, seen
 
 
+@dataclass
+class MachineRun:
+    written: int  # bytes the notebook wrote to Drive, replaced versions included
+    seconds: float  # its wall time (papermill, the kernel's start included)
+
+
+def run_on_fresh_machine(base: Path, path: Path, params: dict, keep_machine: bool = False,
+                         extra_env: dict[str, str] | None = None) -> MachineRun:
+    """Execute one notebook on a new machine ``base/machine-<stem>`` with Drive at ``base/drive``.
+
+    ``extra_env``: more variables for the kernel while it runs (e.g. FAKEFACE_SIM_GPU_STATS, read
+    by sitecustomize.py). The executed copy goes to ``base/executed``; the machine's disk is
+    deleted afterwards unless ``keep_machine``. Raises what execute_notebook raises.
+    """
+    drive = base / "drive"
+    drive.mkdir(parents=True, exist_ok=True)
+    machine = base / f"machine-{path.stem}"
+    content = machine / "content"
+    content.mkdir(parents=True)
+    ledger = base / f"ledger-{path.stem}.tsv"
+    env = {"FAKEFACE_COLAB_CONTENT": str(content), "FAKEFACE_SIM_DRIVE": str(drive),
+           "FAKEFACE_SIM_LEDGER": str(ledger), **(extra_env or {})}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        seconds = execute_notebook(path, base / "executed", params, cwd=content, pythonpath=[HERE])
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+    counted, pending, _ = read_ledger(ledger)
+    written = counted + sum(Path(p).stat().st_size for p in pending if Path(p).exists())
+    if not keep_machine:
+        shutil.rmtree(machine)  # the runtime is gone, and its disk with it
+    return MachineRun(written=written, seconds=seconds)
+
+
+def drive_state(base: Path) -> tuple[int, list[str]]:
+    """(bytes on Drive now, files there that no ledger under ``base`` saw written)."""
+    seen = set().union(*(read_ledger(p)[2] for p in base.glob("ledger-*.tsv")))
+    files = [p for p in (base / "drive").rglob("*") if p.is_file()]
+    left = sum(p.stat().st_size for p in files)
+    return left, sorted(str(p) for p in files if os.path.realpath(p) not in seen)
+
+
 def simulate_colab(base: Path, params: dict, notebooks: list[Path] | None = None,
                    keep_machines: bool = False) -> DriveUse:
     """Execute ``notebooks`` (default: the series) one machine each; return what Drive took."""
     drive, use = base / "drive", DriveUse()
     drive.mkdir(parents=True, exist_ok=True)
     for path in notebooks or series_notebooks():
-        machine = base / f"machine-{path.stem}"
-        content = machine / "content"
-        content.mkdir(parents=True)
-        ledger = base / f"ledger-{path.stem}.tsv"
-        env = {"FAKEFACE_COLAB_CONTENT": str(content), "FAKEFACE_SIM_DRIVE": str(drive),
-               "FAKEFACE_SIM_LEDGER": str(ledger)}
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
-            execute_notebook(path, base / "executed", params, cwd=content, pythonpath=[HERE])
-        finally:
-            for key, value in saved.items():
-                os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
-        counted, pending, _ = read_ledger(ledger)
-        use.written[path.stem] = counted + sum(Path(p).stat().st_size for p in pending if Path(p).exists())
-        if not keep_machines:
-            shutil.rmtree(machine)  # the runtime is gone, and its disk with it
-    seen = set().union(*(read_ledger(p)[2] for p in base.glob("ledger-*.tsv")))
-    files = [p for p in drive.rglob("*") if p.is_file()]
-    use.left = sum(p.stat().st_size for p in files)
-    use.unseen = sorted(str(p) for p in files if os.path.realpath(p) not in seen)
+        use.written[path.stem] = run_on_fresh_machine(base, path, params, keep_machines).written
+    use.left, use.unseen = drive_state(base)
     return use

@@ -6,6 +6,13 @@ accuracy honestly. Results go to one JSON file, rewritten after every run, so a 
 keeps what it finished. Not a test: run it by hand, on a GPU if you have one:
 
     python benchmarks/bench_real_series.py --data ../shared/data/real_and_fake_face_160
+
+Each run records its test figures (accuracy, balanced_accuracy, roc_auc, tta_*) and, so that
+every choice can be made on validation, the validation figures of its chosen epoch:
+val_accuracy and val_loss (the row of fit()'s history that chose best_epoch, with
+val_accuracy_by_epoch / val_loss_by_epoch for every epoch), and the validation set predicted
+the way the test set is, without and with flip TTA (val_predict_accuracy / val_predict_roc_auc,
+tta_val_accuracy / tta_val_roc_auc; n_val images). The test set is predicted once per run.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fakeface_lib import REGIONS
-from fakeface_lib.checkpoints import CHECKPOINT_NAME
+from fakeface_lib.checkpoints import CHECKPOINT_NAME, run_folder
 from fakeface_lib.config import MODEL1_RECIPE, MODEL2_1_RECIPE, MODEL2_2_RECIPE
 from fakeface_lib.data import canonical_split, index_dataset
 from fakeface_lib.evaluation import by_difficulty, compute_metrics, predict
@@ -166,14 +173,22 @@ def run_one(name: str, spec: tuple, split, seed: int, args, device) -> dict:
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
     ckpt_dir = checkpoint_dir(args, name, seed)
-    resumed = bool(ckpt_dir) and (ckpt_dir / CHECKPOINT_NAME).is_file()  # fit() says from which epoch
+    # fit() files the run under ckpt_dir/<its identity's key>/: it resumed if that one existed.
+    before = set(ckpt_dir.glob(f"*/{CHECKPOINT_NAME}")) if ckpt_dir else set()
     history = fit(model, loaders, cfg, device=device, progress=False, loss_fn=loss_fn,
                   checkpoint_dir=ckpt_dir, resume=ckpt_dir is not None)
+    resumed = bool(ckpt_dir) and run_folder(ckpt_dir, history.identity) / CHECKPOINT_NAME in before
     seconds = sum(h["seconds"] for h in history)  # every epoch's time, also across a resume
     preds = predict(model, loaders["test"], device, tta=bool(opts.get("tta")))
     metrics = compute_metrics(preds)
     # Flip TTA costs one more pass over the test set: measure it on every run's own weights.
     tta = metrics if opts.get("tta") else compute_metrics(predict(model, loaders["test"], device, tta=True))
+    # Validation figures, so every choice (epoch, model, TTA or not) can be made without the
+    # test set: the chosen epoch's row of fit()'s history (the figures that chose it), and the
+    # validation set predicted as the test set is, with and without flip TTA.
+    chosen = history[history.best_epoch - 1]
+    val_plain = compute_metrics(predict(model, loaders["val"], device))
+    val_tta = compute_metrics(predict(model, loaders["val"], device, tta=True))
     leaked = None
     if opts.get("protocol") in ("leaky", "by_source"):
         from fakeface_lib.leaky import leaked_fraction
@@ -190,6 +205,12 @@ def run_one(name: str, spec: tuple, split, seed: int, args, device) -> dict:
         "roc_auc": metrics["roc_auc"], "majority_baseline": metrics["majority_baseline"],
         "tta_accuracy": tta["accuracy"], "tta_balanced_accuracy": tta["balanced_accuracy"],
         "tta_roc_auc": tta["roc_auc"],
+        "val_accuracy": chosen["val_acc"], "val_loss": chosen["val_loss"],
+        "val_accuracy_by_epoch": [h["val_acc"] for h in history],
+        "val_loss_by_epoch": [h["val_loss"] for h in history],
+        "val_predict_accuracy": val_plain["accuracy"], "val_predict_roc_auc": val_plain["roc_auc"],
+        "tta_val_accuracy": val_tta["accuracy"], "tta_val_roc_auc": val_tta["roc_auc"],
+        "n_val": val_plain["n"],
         "confusion_matrix": [list(map(int, r)) for r in metrics["confusion_matrix"]],
         "n_test": metrics["n"], "leaked_fraction": leaked,
         "by_difficulty": by_difficulty(preds).reset_index().to_dict(orient="records"),
@@ -197,10 +218,23 @@ def run_one(name: str, spec: tuple, split, seed: int, args, device) -> dict:
     }
 
 
+def cpu_model() -> str:
+    """The CPU's model name (bf16 kernels, and so the figures, differ between CPU models)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
 def machine(device: torch.device) -> dict:
     gpu = torch.cuda.get_device_name(0) if device.type == "cuda" else None
     return {"platform": platform.platform(), "python": platform.python_version(),
-            "torch": torch.__version__, "cpus": os.cpu_count(), "device": gpu or "cpu"}
+            "torch": torch.__version__, "cpus": os.cpu_count(), "device": gpu or "cpu",
+            "cpu_model": cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "torch_threads": torch.get_num_threads()}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -262,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.checkpoint_dir:
             shutil.rmtree(checkpoint_dir(args, name, seed), ignore_errors=True)
         print(f"{name:24s} seed {seed}: acc {result['accuracy']:.3f} bal {result['balanced_accuracy']:.3f} "
-              f"auc {result['roc_auc']:.3f} ({result['train_seconds']:.0f} s)", flush=True)
+              f"auc {result['roc_auc']:.3f} val {result['val_accuracy']:.3f} "
+              f"({result['train_seconds']:.0f} s)", flush=True)
     args.out.write_text(json.dumps(record, indent=1, default=str))
     return 0
 

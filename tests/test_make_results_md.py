@@ -1,0 +1,69 @@
+"""benchmarks/make_results_md.py: the best line is chosen on validation, never on test."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "make_results_md.py"
+
+
+@pytest.fixture(scope="module")
+def mr():
+    spec = importlib.util.spec_from_file_location("make_results_md", PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(name, seed, test, val=None, val_loss=0.6, tta_val=None, protocol="honest", title=None):
+    run = {"run": name, "title": title or name, "seed": seed, "epochs": 10, "protocol": protocol,
+           "accuracy": test, "balanced_accuracy": test - 0.01, "roc_auc": test + 0.02,
+           "majority_baseline": 0.534, "tta_accuracy": test + 0.05, "tta_balanced_accuracy": test + 0.04,
+           "tta_roc_auc": test + 0.06, "train_seconds": 70.0, "leaked_fraction": None, "best_epoch": 5}
+    if val is not None:
+        run.update(val_accuracy=val, val_loss=val_loss, val_predict_accuracy=val,
+                   tta_val_accuracy=val if tta_val is None else tta_val)
+    return run
+
+
+def test_the_best_line_follows_validation_not_test(mr):
+    runs = ([_run("a", s, test=0.70, val=0.60) for s in range(3)]      # best on test
+            + [_run("b", s, test=0.60, val=0.65) for s in range(3)]    # best on validation
+            + [_run("old", s, test=0.80) for s in range(3)]             # no validation figures
+            + [_run("leaky", s, test=0.90, val=0.95, protocol="leaky") for s in range(3)])
+    [line, _] = mr.best_leak_free(runs, {"a": "2026-12-01T09:00", "b": "2026-12-01T09:00",
+                                         "old": "2026-11-27T07:00"})
+    assert "chosen on validation: b**" in line and "val accuracy 65.0 ± 0.0 %" in line
+    assert "accuracy 60.0 ± 0.0 %" in line and "flip TTA not used" in line
+    assert "1 of the 3 leak-free run groups" in line and "before 2026-12-01 09:00 UTC" in line
+
+
+def test_ties_on_val_accuracy_go_to_the_lower_val_loss_and_tta_is_chosen_on_val(mr):
+    runs = ([_run("a", s, test=0.70, val=0.60, val_loss=0.65) for s in range(3)]
+            + [_run("b", s, test=0.60, val=0.60, val_loss=0.62, tta_val=0.62) for s in range(3)])
+    [line, _] = mr.best_leak_free(runs)
+    assert "chosen on validation: b + flip TTA**" in line
+    assert "accuracy 65.0 ± 0.0 %" in line  # the TTA test figure of b, reported once
+
+
+def test_without_validation_figures_no_model_is_named(mr):
+    [line, _] = mr.best_leak_free([_run("old", s, test=0.80) for s in range(3)])
+    assert line.startswith("**No best leak-free model is named**") and "80.0" not in line
+
+
+def test_val_accuracy_column(mr):
+    table = mr.series_table([_run("old", 0, test=0.6), _run("new", 0, test=0.6, val=0.625)])
+    assert "val accuracy" in table[0]
+    assert table[2].split(" | ")[2] == "n/a" and table[3].split(" | ")[2] == "62.5 %"
+
+
+def test_a_recipe_and_seed_measured_again_counts_once_from_the_newer_file(mr):
+    old = {"benchmark": "real_series", "date": "2026-11-26T21:56:22+00:00",
+           "runs": [_run("m", 0, test=0.6), _run("m", 1, test=0.6)]}
+    new = {"benchmark": "real_series", "date": "2026-12-01T09:10:05+00:00",
+           "runs": [_run("m", 0, test=0.5, val=0.55)]}
+    newest = mr.newest_measurements([(Path("b_old.json"), old), (Path("a_new.json"), new)])
+    assert newest == {("m", 0): "a_new.json", ("m", 1): "b_old.json"}

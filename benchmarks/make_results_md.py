@@ -360,6 +360,8 @@ def main() -> int:
     # The series' recipes first, then the attempts to improve on them.
     paths = sorted(RESULTS.glob("*.json"), key=lambda p: ("attempts" in p.stem, p.stem))
     records = [(path, json.loads(path.read_text())) for path in paths]
+    # A JSON file that is no benchmark record (course_map.json, a list that course_map.py reads).
+    records = [(path, r) for path, r in records if isinstance(r, dict)]
     records = [(path, with_precision_in_titles(r) if is_real_series(r) else r) for path, r in records]
     newest = newest_measurements(records)
     for path, record in records:

@@ -325,6 +325,53 @@ def make_demo_section(record: dict) -> list[str]:
     return out + [""]
 
 
+def drive_budget_section(record: dict) -> list[str]:
+    """Google Drive use on a simulated Colab, measured at demo sizes and worked out for the recipe."""
+    demo, full = record["demo_smoke"], record["full_recipe"]
+    out = ["## Google Drive use on Colab (simulated)", ""] + header(record)
+    out += ["Every notebook run on a fresh machine with a stand-in `google.colab`; Drive is a folder "
+            "whose every written byte counts, replaced and deleted versions included (Drive's Trash "
+            "keeps them against the quota). Measured in smoke mode on the demo data with checkpoints "
+            "on (Model 2 at its real 134 M parameters, kept on the runtime's disk by "
+            "`checkpoint_plan`; in smoke mode notebook 03's leak runs use Model 1 as a stand-in, so "
+            "their checkpoints went to Drive). The full recipe is worked out from it: results, "
+            "predictions and half-precision weights as measured (their size hardly depends on the "
+            "epochs), plus, for each run whose checkpoint goes to Drive (Model 1's two runs, "
+            f"ResNet18's two), {record['drive_writes_per_run']} writes of `colab.checkpoint_size()` "
+            "(weights, the optimizer's buffers and the best weights: an upper bound) whatever the "
+            "epochs, and one of them left at the end. Model 2's checkpoints (all of notebooks 02 "
+            f"and 03 at the recipe) exceed {record['drive_checkpoint_limit_mib']:.0f} MiB and never "
+            "go to Drive.", "",
+            "| notebook | demo, smoke: written (MiB) | full recipe: written (MiB) | full recipe: left (MiB) | "
+            "runs checkpointed on Drive |", "|---|---|---|---|---|"]
+    for name, row in full.items():
+        out.append(f"| {name} | {demo['written_mib'].get(name, 0):.1f} | {row['written_mib']:.1f} | "
+                   f"{row['left_mib']:.1f} | {', '.join(row['checkpointed_runs']) or '-'} |")
+    total = record["full_recipe_total"]
+    out += [f"| total | {demo['total_written_mib']:.1f} | {total['written_mib']:.1f} | "
+            f"{total['left_mib']:.1f} | |", "",
+            f"Budget: at most 2048 MiB written and 1024 MiB left over the series; the full recipe "
+            f"writes {total['written_mib']:.0f} MiB and leaves {total['left_mib']:.0f} MiB. "
+            "`tests/test_colab_simulation.py` checks the demo-size figures on every test run.", ""]
+    return out
+
+
+def course_map_section(rows: list[dict]) -> list[str]:
+    """The README's course map and how its T4 times are estimated (benchmarks/course_map.py)."""
+    out = ["## Course map: time on a T4 (estimated) and Drive use per notebook", "",
+           "- command: `python benchmarks/course_map.py` (writes `results/course_map.json`, the "
+           "README's course map and each notebook's header)", "",
+           "No T4 was measured. Each time is the training images the notebook's runs process at the "
+           "full recipe, divided by the H100 throughput above scaled to a T4 by peak FP32 (8.1 "
+           "against 67.0 TFLOP/s) and by pixels for ResNet18 at 224 px, plus Model 2's checkpoint "
+           "writes (2.2 GB at an assumed 200 MB/s) and an assumed 3 minutes per notebook for the "
+           "install, the download and the image cache; rounded up to 5 minutes. Drive: the "
+           "full-recipe figure of the section above.", "",
+           "| notebook | GPU | T4 minutes (estimate) | Drive written (MB) |", "|---|---|---|---|"]
+    out += [f"| {r['notebook']} | {r['gpu']} | {r['t4_minutes']} | {r['drive_mb']} |" for r in rows]
+    return out + [""]
+
+
 def generic_section(name: str, record: dict) -> list[str]:
     out = [f"## {record.get('benchmark', name)}", ""] + header(record)
     figures = {k: v for k, v in record.items() if k not in ("benchmark", "command", "date", "machine")}
@@ -360,7 +407,8 @@ def main() -> int:
     # The series' recipes first, then the attempts to improve on them.
     paths = sorted(RESULTS.glob("*.json"), key=lambda p: ("attempts" in p.stem, p.stem))
     records = [(path, json.loads(path.read_text())) for path in paths]
-    # A JSON file that is no benchmark record (course_map.json, a list that course_map.py reads).
+    # course_map.json is a list (course_map.py's rows), no benchmark record.
+    course = [r for path, r in records if path.stem == "course_map" and isinstance(r, list)]
     records = [(path, r) for path, r in records if isinstance(r, dict)]
     records = [(path, with_precision_in_titles(r) if is_real_series(r) else r) for path, r in records]
     newest = newest_measurements(records)
@@ -379,8 +427,12 @@ def main() -> int:
             sections += make_demo_section(record)
         elif record.get("benchmark") == "throughput":
             sections += throughput_section(record)
+        elif record.get("benchmark") == "drive_budget":
+            sections += drive_budget_section(record)
         else:
             sections += generic_section(path.stem, record)
+    if course:
+        sections += course_map_section(course[0])
     readme_rows: list[str] = []
     if real_runs:
         combined, best = series_table(real_runs), best_leak_free(real_runs, dates)

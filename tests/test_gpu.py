@@ -66,12 +66,8 @@ def without_seconds(history: list[dict]) -> list[dict]:
     return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
 
 
-def test_float16_with_its_scaler_overfits_a_tiny_batch(tmp_path, capsys):
-    g = torch.Generator().manual_seed(5)
-    noise = TensorDataset(torch.randn(8, 3, 8, 8, generator=g), torch.arange(8) % 2)
-    data = {"train": DataLoader(noise, batch_size=4, shuffle=True,
-                                generator=torch.Generator().manual_seed(0)),
-            "val": DataLoader(noise, batch_size=8)}  # labels are noise: it must memorise
+def test_float16_with_its_scaler_overfits_a_tiny_batch(tmp_path, capsys, noise_loaders):
+    data = noise_loaders  # labels are noise: it must memorise
     model = fresh_model()
     dtypes = []
     model.classifier[-1].register_forward_hook(lambda module, args, out: dtypes.append(out.dtype))

@@ -166,12 +166,8 @@ def test_fit_needs_train_and_valloaders():
         fit(TinyNet(), loaders(), CFG, device=CPU, resume=True, progress=False)
 
 
-def test_tiny_model_overfits_eight_images(capsys):
-    g = torch.Generator().manual_seed(5)
-    noise = TensorDataset(torch.randn(8, 3, 8, 8, generator=g), torch.arange(8) % 2)
-    data = {"train": DataLoader(noise, batch_size=4, shuffle=True,
-                                generator=torch.Generator().manual_seed(0)),
-            "val": DataLoader(noise, batch_size=8)}  # labels are noise: it must memorise
+def test_tiny_model_overfits_eight_images(capsys, noise_loaders):
+    data = noise_loaders  # labels are noise: it must memorise
     model = fresh_model()
     history = fit(model, data, TrainConfig(num_epochs=20, lr=0.05, seed=0), device=CPU,
                   progress=False)

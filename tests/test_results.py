@@ -86,7 +86,10 @@ def test_runs_of_other_data_or_smoke_runs_are_never_compared(tmp_path):
              data="kaggle", smoke=True)
     with pytest.raises(ValueError, match=r"different data \(kaggle, kaggle \(smoke\)\)"):
         results_table(load_runs(tmp_path))
-    real, smoke = load_runs(tmp_path)  # sorted by name
+    save_run(tmp_path, "zdemo", title="D", model=nn.Linear(3, 2), history=HISTORY, preds=_preds(), data="demo")
+    with pytest.raises(ValueError, match=r"different data \(demo, kaggle, kaggle \(smoke\)\)"):
+        write_report(tmp_path / "out", tmp_path, opts=RunOptions(data="demo"), timings={})
+    real, smoke, _ = load_runs(tmp_path)  # sorted by name
     assert data_label([real]) == "kaggle data" and "SMOKE" in data_label([smoke])
 
 

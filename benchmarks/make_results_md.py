@@ -319,8 +319,10 @@ def throughput_section(record: dict) -> list[str]:
 
 def make_demo_section(record: dict) -> list[str]:
     out = ["## End-to-end: `make demo`", ""] + header(record)
-    out += [f"Total {record['total_seconds']:.0f} s (exit code {record['returncode']}), environment "
-            "already installed. Per notebook:", "", "| notebook | seconds |", "|---|---|"]
+    size = record.get("run_folder_bytes")
+    folder = f", run folder {size / 2**20:.0f} MiB" if size else ""
+    out += [f"Total {record['total_seconds']:.0f} s (exit code {record['returncode']}{folder}), "
+            "environment already installed. Per notebook:", "", "| notebook | seconds |", "|---|---|"]
     out += [f"| {name} | {t:.0f} |" for name, t in record.get("notebook_seconds", {}).items()]
     return out + [""]
 
@@ -354,6 +356,25 @@ def drive_budget_section(record: dict) -> list[str]:
             f"writes {total['written_mib']:.0f} MiB and leaves {total['left_mib']:.0f} MiB. "
             "`tests/test_colab_simulation.py` checks the demo-size figures on every test run.", ""]
     return out
+
+
+def data_wait_section(record: dict) -> list[str]:
+    """A T4's estimated share of time waiting on each notebook's training loader, before and now."""
+    out = ["## Data loading: how long a T4 would wait on each notebook's training loader", ""]
+    out += header(record)
+    out += ["Loader time per epoch measured on this machine's CPU; the T4's compute per epoch "
+            "estimated from the H100 throughput above (see bench_data_wait.py): an estimate, not a "
+            "T4 measurement. Before: `num_workers=0` for every loader; now: `make_loaders` "
+            "chooses on CUDA (workers for augmented training batches only).", "",
+            "| notebook | px | augmentation | T4 compute (s/epoch) | before: load (s) | before: wait | "
+            "now: workers | now: load (s) | now: wait |", "|---|---|---|---|---|---|---|---|---|"]
+    for row in record["rows"]:
+        before, now = row["before"], row["now"]
+        out.append(f"| {row['notebook']} | {row['image_size']} | {row['augment'] or 'none'} | "
+                   f"{before['t4_compute_seconds']:.1f} | {before['load_seconds']:.1f} | "
+                   f"{100 * before['t4_wait_share']:.0f} % | {now['num_workers']} | "
+                   f"{now['load_seconds']:.1f} | {100 * now['t4_wait_share']:.0f} % |")
+    return out + [""]
 
 
 def course_map_section(rows: list[dict]) -> list[str]:
@@ -429,6 +450,8 @@ def main() -> int:
             sections += throughput_section(record)
         elif record.get("benchmark") == "drive_budget":
             sections += drive_budget_section(record)
+        elif record.get("benchmark") == "data_wait":
+            sections += data_wait_section(record)
         else:
             sections += generic_section(path.stem, record)
     if course:

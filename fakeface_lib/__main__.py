@@ -30,6 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--checkpoints", action=argparse.BooleanOptionalAction, default=None,
                      help="save checkpoints and resume from them (default: off with --smoke, "
                           "each notebook's own setting otherwise)")
+    run.add_argument("--amp", action="store_true",
+                     help="mixed precision in the notebooks that offer it (Model 2's), its dtype "
+                          "chosen by the hardware: float16 on a T4, bfloat16 on recent GPUs and "
+                          "on CPUs with AMX or AVX512-BF16, off elsewhere")
     prune = sub.add_parser("prune", help="delete all but the newest run folders under runs/",
                            allow_abbrev=False)
     prune.add_argument("--keep", type=int, default=1, help="how many of the newest runs to keep (default 1)")
@@ -59,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     from .runner import NotebookFailed, RunOptions, run_series
 
     opts = RunOptions(data=args.data, smoke=args.smoke, out=args.out,
-                      epochs_scale=args.epochs_scale, seed=args.seed, checkpoints=args.checkpoints)
+                      epochs_scale=args.epochs_scale, seed=args.seed, checkpoints=args.checkpoints,
+                      amp=args.amp)
     if args.data_dir is not None:
         opts.data_dir = args.data_dir  # run_series makes it absolute, as --data and --out
     try:

@@ -1,7 +1,7 @@
 """The main job: execute the notebook series with papermill, then write the report.
 
 Each notebook gets its ``parameters`` cell overridden (DATA, SMOKE, EPOCHS scaled from the
-notebook's own default, RESULTS_DIR, DATA_DIR, CHECKPOINT, SCRATCH_DIR); executed copies land in
+notebook's own default, RESULTS_DIR, DATA_DIR, CHECKPOINT, SCRATCH_DIR, AMP); executed copies land in
 the output folder, and every kernel runs the interpreter that runs the job.
 """
 
@@ -43,6 +43,7 @@ class RunOptions:
     data_dir: Path = REPO_ROOT / "data"
     notebooks: list[Path] = field(default_factory=list)  # default: notebooks/[0-9][0-9]_*.ipynb
     checkpoints: bool | None = None    # None: off with smoke, the notebook's default otherwise
+    amp: bool = False                  # AMP=True for the notebooks that declare it (Model 2's)
 
 
 def series_notebooks(folder: Path = NOTEBOOKS_DIR) -> list[Path]:
@@ -120,6 +121,8 @@ def notebook_parameters(path: Path, opts: RunOptions, results_dir: Path,
         params["CHECKPOINT"] = checkpoint
     if scratch_dir is not None:
         params["SCRATCH_DIR"] = str(scratch_dir)
+    if opts.amp:
+        params["AMP"] = True
     return {k: v for k, v in params.items() if k in declared}
 
 

@@ -168,6 +168,18 @@ def test_cli_checkpoints_flag(monkeypatch, flags, expected):
     assert seen[0].checkpoints is expected
 
 
+def test_amp_reaches_only_the_notebooks_that_declare_it(tmp_path, monkeypatch):
+    model2 = _notebook(tmp_path / "02_x.ipynb", "pass", params="SMOKE = False\nAMP = False")
+    plain = _notebook(tmp_path / "01_y.ipynb", "pass", params="SMOKE = False")
+    assert notebook_parameters(model2, RunOptions(amp=True), tmp_path)["AMP"] is True
+    assert "AMP" not in notebook_parameters(model2, RunOptions(), tmp_path)
+    assert "AMP" not in notebook_parameters(plain, RunOptions(amp=True), tmp_path)
+    seen = []
+    monkeypatch.setattr("fakeface_lib.runner.run_series", lambda opts: seen.append(opts) or Path("x"))
+    monkeypatch.setattr("fakeface_lib.__main__.usage_note", lambda root: None)
+    assert main(["run", "--amp"]) == 0 and seen[0].amp is True
+
+
 @pytest.mark.parametrize("fail", [False, True])
 def test_one_scratch_folder_per_job_removed_at_the_end(tmp_path, monkeypatch, capsys, fail):
     params = "SMOKE = False\nSCRATCH_DIR = None"

@@ -1,8 +1,9 @@
 """The run folders of the main job (``runs/<data>-<time>/``): how much disk they take, and pruning.
 
-One ``make demo`` writes a few GB, mostly Model 2 checkpoints (weights, best weights and the
-optimizer's running averages: about 2 GB each). Nothing is deleted on its own: the runner says
-how much ``runs/`` holds, and ``python -m fakeface_lib prune --keep N`` removes the older runs.
+One ``make demo`` writes about 450 MB, mostly Model 1's and ResNet18's checkpoints (Model 2's,
+about 2 GB each, go to a scratch folder the job deletes). Nothing else is deleted on its own:
+the runner says how much ``runs/`` holds, and ``python -m fakeface_lib prune --keep N`` removes
+the older runs.
 """
 
 from __future__ import annotations

@@ -140,3 +140,28 @@ def test_denormalize_inverts_normalize(face):
     assert denormalize(torch.full((3, 2, 2), 5.0)).max() == 1.0  # clamped for display
     with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
         denormalize(torch.zeros(2, 1, 4, 4))
+
+
+@pytest.mark.parametrize("kernel, sigma", [((7, 13), 6.0), ((7, 13), 7.0), (3, 1.0), (9, 1.5)])
+def test_blur_spread_is_the_spread_torchvision_applies(kernel, sigma):
+    """Blurring a single bright pixel spreads it as the kernel does: its std across and down."""
+    from torchvision.transforms.v2 import functional as F
+
+    from fakeface_lib.transforms import blur_spread
+
+    impulse = torch.zeros(1, 41, 41, dtype=torch.float64)
+    impulse[0, 20, 20] = 1.0
+    out = F.gaussian_blur(impulse, kernel_size=list(kernel) if isinstance(kernel, tuple) else [kernel] * 2,
+                          sigma=[sigma])[0]
+    coords = torch.arange(41, dtype=torch.float64) - 20
+    across = float((out.sum(0) * coords**2).sum().sqrt())
+    down = float((out.sum(1) * coords**2).sum().sqrt())
+    assert blur_spread(kernel, sigma) == pytest.approx((across, down), rel=1e-6)
+
+
+def test_the_reports_blur_is_nearly_a_box_filter_far_below_its_sigma():
+    from fakeface_lib.transforms import REPORT_BLUR_KERNEL, blur_spread
+
+    across, down = blur_spread(REPORT_BLUR_KERNEL, 6.0)
+    assert 1.9 < across < 2.0 and 3.4 < down < 3.5  # a 7 x 13 box: 2.0 and 3.74
+    assert blur_spread(101, 2.0) == pytest.approx((2.0, 2.0), abs=1e-6)  # wide kernel: sigma

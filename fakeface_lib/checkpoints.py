@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .utils import write_text_atomic
+
 CHECKPOINT_NAME = "last.pt"
 IDENTITY_NAME = "run.json"
 FORMAT_VERSION = 2
@@ -30,10 +32,7 @@ def run_folder(checkpoint_dir: str | Path, run_identity: dict[str, Any]) -> Path
     folder.mkdir(parents=True, exist_ok=True)
     record = folder / IDENTITY_NAME
     if not record.is_file():
-        tmp = record.with_name(record.name + ".tmp")
-        tmp.write_text(json.dumps(run_identity, indent=1, sort_keys=True, default=str),
-                       encoding="utf-8")
-        os.replace(tmp, record)
+        write_text_atomic(record, json.dumps(run_identity, indent=1, sort_keys=True, default=str))
     return folder
 
 
@@ -49,7 +48,8 @@ def describe_other_runs(run_dir: Path, run_identity: dict[str, Any]) -> str:
     if not others:
         return ""
     return (" Other runs in that folder, kept as they are: " + "; ".join(others) + ". "
-            "(A run resumes only with the same model, data, preprocessing, optimizer and recipe.)")
+            "(A run resumes only with the same model, initial weights, data, preprocessing, optimizer "
+            "and recipe.)")
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:

@@ -18,15 +18,11 @@ from typing import Any
 import pandas as pd
 import torch
 
+from .utils import write_text_atomic
+
 RESULTS_VERSION = 2
 PRED_COLUMNS = ("filename", "label", "prob_fake", "pred", "difficulty",
                 "left_eye", "right_eye", "nose", "mouth")
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _jsonable(value: Any) -> Any:
@@ -87,7 +83,7 @@ def save_run(results_dir: str | os.PathLike, name: str, *, title: str, model: to
     if weights:
         save_weights(model, out / f"{name}{WEIGHTS_SUFFIX}")
     path = out / f"{name}.json"
-    _atomic_write(path, json.dumps(_jsonable(record), indent=1))
+    write_text_atomic(path, json.dumps(_jsonable(record), indent=1))
     cols = [c for c in PRED_COLUMNS if c in preds.columns]
     preds[cols].to_csv(out / f"{name}_preds.csv", index=False)
     return path
@@ -97,13 +93,13 @@ WEIGHTS_SUFFIX = ".weights.pt"
 
 
 def save_weights(model: torch.nn.Module, path: Path) -> Path:
-    """The model's state_dict, floating tensors in float16, written to a temp file then renamed."""
+    """The model's state_dict, floating tensors in float16, saved as checkpoints are (atomic;
+    a full disk keeps the previous file and says what to do)."""
+    from .checkpoints import save_checkpoint
+
     state = {k: v.detach().to("cpu", torch.float16 if v.is_floating_point() else v.dtype)
              for k, v in model.state_dict().items()}
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-    return path
+    return save_checkpoint(state, path)
 
 
 def load_run_weights(results_dir: str | os.PathLike, name: str, model: torch.nn.Module) -> torch.nn.Module:
@@ -196,7 +192,7 @@ def save_summary(results_dir: str | os.PathLike, name: str, summary: dict) -> Pa
     out = Path(results_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.summary.json"
-    _atomic_write(path, json.dumps(_jsonable(summary), indent=1))
+    write_text_atomic(path, json.dumps(_jsonable(summary), indent=1))
     return path
 
 

@@ -77,3 +77,12 @@ def _torch_cpu_bf16_features() -> frozenset[str]:
         return frozenset(name for name in CPU_BF16_FEATURES if info.get(name))
     except Exception:  # noqa: BLE001  (absent or changed in this torch: treat as unknown)
         return frozenset()
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write text to a temporary file beside ``path``, then rename it: never half a file."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path

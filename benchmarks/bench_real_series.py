@@ -94,6 +94,25 @@ ATTEMPTS = {
     "model1_region_aux": ("Model 1 + auxiliary loss on the edited regions (weight 0.5)", "model1",
                           MODEL1_RECIPE, {"region_aux": 0.5}),
 }
+# The lessons' controls (notebooks 01-03): one change each against the report's recipe.
+LESSONS = {
+    # Model 2.1's collapse and its remedy: the same network and budget, Adam at a tenth of the lr.
+    "model2_1_lr1e-4": ("Model 2.1, Adam lr 1e-4 (stops after 5 epochs without progress)", "model2",
+                        dataclasses.replace(MODEL2_1_RECIPE, lr=1e-4, patience=5), {}),
+    # Model 2.2's optimizer without its augmentation: separates the two changes from 2.1 to 2.2.
+    "model2_adadelta_noaug": ("Model 2, AdaDelta lr 0.1, no augmentation (stops after 5 epochs "
+                              "without progress)", "model2",
+                              dataclasses.replace(MODEL2_2_RECIPE, patience=5), {}),
+    # The report's optimizer trials on Model 1, at its budget of 10 epochs ("model1" is Adam).
+    "model1_sgd": ("Model 1, SGD lr 0.01 momentum 0.9", "model1",
+                   dataclasses.replace(MODEL1_RECIPE, optimizer="sgd", lr=0.01, momentum=0.9), {}),
+    "model1_adadelta": ("Model 1, AdaDelta lr 0.1", "model1",
+                        dataclasses.replace(MODEL1_RECIPE, optimizer="adadelta", lr=0.1), {}),
+    "model1_adam_l2": ("Model 1, Adam + L2 penalty 1e-3", "model1",
+                       dataclasses.replace(MODEL1_RECIPE, weight_decay=1e-3), {}),
+    "model1_adamw": ("Model 1, AdamW decoupled decay 1e-3", "model1",
+                     dataclasses.replace(MODEL1_RECIPE, optimizer="adamw", weight_decay=1e-3), {}),
+}
 
 
 class RegionAuxLoss(nn.Module):
@@ -198,6 +217,10 @@ def run_one(name: str, spec: tuple, split, seed: int, args, device) -> dict:
         "run": name, "title": title, "seed": seed, "epochs": epochs, "image_size": opts.get("image_size", 128),
         "region_aux": opts.get("region_aux"), "augment": opts.get("augment"), "crop": opts.get("crop"), "protocol": opts.get("protocol", "honest"), "tta": bool(opts.get("tta")),
         "params": count_parameters(model), "train_seconds": seconds,
+        "weight_norm": float(torch.sqrt(sum((p.detach().float() ** 2).sum() for p in model.parameters()))),
+        "stopped_early": history.stopped_early,
+        "train_loss_by_epoch": [h["train_loss"] for h in history],
+        "train_accuracy_by_epoch": [h["train_acc"] for h in history],
         "resumed": resumed,
         "load_average_after": list(os.getloadavg()),  # above the core count: the CPU was shared
         "epoch_seconds": [h["seconds"] for h in history], "best_epoch": history.best_epoch,
@@ -242,7 +265,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=Path(os.environ.get(
         "FAKEFACE_REAL_DATA", Path(__file__).resolve().parents[2] / "shared/data/real_and_fake_face_160")))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--runs", nargs="+", default=DEFAULT_RUNS, help=f"of {list(SERIES) + list(ATTEMPTS)}")
+    parser.add_argument("--runs", nargs="+", default=DEFAULT_RUNS, help=f"of {list(SERIES) + list(ATTEMPTS) + list(LESSONS)}")
     parser.add_argument("--attempts", action="store_true", help="also run the accuracy attempts")
     parser.add_argument("--epochs-scale", type=float, default=1.0)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -271,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     split = canonical_split(frame)
     if args.limit:
         split = split.groupby("split", group_keys=False).sample(frac=min(1.0, args.limit / len(split)), random_state=0)
-    specs = {**SERIES, **ATTEMPTS}
+    specs = {**SERIES, **ATTEMPTS, **LESSONS}
     unknown = set(args.runs) - set(specs)
     if unknown:
         raise SystemExit(f"unknown runs {sorted(unknown)}; choose from {list(specs)}")

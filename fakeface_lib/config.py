@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-OPTIMIZERS = ("adam", "sgd", "adadelta")
+OPTIMIZERS = ("adam", "adamw", "sgd", "adadelta")
 SCHEDULERS = (None, "step")
 MONITORS = ("val_acc", "val_loss")
 AMP_DTYPES = ("auto", "float16", "bfloat16")
@@ -22,9 +22,11 @@ class TrainConfig:
 
     num_epochs: int = 10  # passes over the training set
     lr: float = 1e-3  # learning rate (AdaDelta's is a scale factor, the report used 0.1)
-    optimizer: str = "adam"  # "adam" | "sgd" | "adadelta"
+    optimizer: str = "adam"  # "adam" | "adamw" | "sgd" | "adadelta"
     momentum: float = 0.9  # SGD only
-    weight_decay: float = 0.0  # L2 penalty passed to the optimizer
+    # Adam, SGD, AdaDelta: an L2 penalty (weight_decay * w added to the gradient, which Adam then
+    # rescales like the rest); AdamW: decoupled decay (w shrunk by lr * weight_decay each step)
+    weight_decay: float = 0.0
     scheduler: str | None = None  # None (constant lr) | "step" (StepLR)
     step_size: int = 7  # StepLR: epochs between lr drops
     gamma: float = 0.1  # StepLR: lr multiplier at each drop

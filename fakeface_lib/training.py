@@ -57,12 +57,15 @@ def make_optimizer(params_or_model: nn.Module | Iterable,
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay,
                                 **_fused_if_supported(params))
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                 **_fused_if_supported(params))
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
                                weight_decay=cfg.weight_decay)
     if cfg.optimizer == "adadelta":
         return torch.optim.Adadelta(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    raise ValueError(f"Unknown optimizer {cfg.optimizer!r}; use 'adam', 'sgd' or 'adadelta'.")
+    raise ValueError(f"Unknown optimizer {cfg.optimizer!r}; use 'adam', 'adamw', 'sgd' or 'adadelta'.")
 
 
 def _listed(group: dict) -> dict:

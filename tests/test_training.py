@@ -58,6 +58,20 @@ def fresh_model(seed: int = 0) -> TinyNet:
 CFG = TrainConfig(num_epochs=3, lr=0.05, scheduler="step", step_size=1, gamma=0.5, seed=7)
 
 
+def test_weight_decay_is_a_gradient_in_adam_and_a_shrink_in_adamw():
+    # With no loss gradient, Adam's L2 term is the whole gradient, and Adam rescales it to a
+    # step of about lr whatever the weight's size; AdamW shrinks each weight by lr * decay.
+    after = {}
+    for name in ("adam", "adamw"):
+        w = nn.Parameter(torch.tensor([1.0, 0.01]))
+        opt = make_optimizer([w], TrainConfig(optimizer=name, lr=0.1, weight_decay=0.01))
+        (0 * w).sum().backward()
+        opt.step()
+        after[name] = w.detach()
+    assert torch.allclose(after["adam"], torch.tensor([0.9, -0.09]), atol=1e-4)
+    assert torch.allclose(after["adamw"], torch.tensor([1.0, 0.01]) * (1 - 0.1 * 0.01))
+
+
 def without_seconds(history: list[dict]) -> list[dict]:
     return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
 
@@ -67,6 +81,8 @@ def test_make_optimizer_and_scheduler():
     assert isinstance(make_optimizer(model, TrainConfig()), torch.optim.Adam)
     sgd = make_optimizer(model, TrainConfig(optimizer="sgd", momentum=0.8, lr=0.01))
     assert isinstance(sgd, torch.optim.SGD) and sgd.param_groups[0]["momentum"] == 0.8
+    adamw = make_optimizer(model, TrainConfig(optimizer="adamw", weight_decay=0.01))
+    assert isinstance(adamw, torch.optim.AdamW) and adamw.param_groups[0]["weight_decay"] == 0.01
     ada = make_optimizer(model, TrainConfig(optimizer="adadelta", lr=0.1))
     assert isinstance(ada, torch.optim.Adadelta) and ada.param_groups[0]["lr"] == 0.1
     groups = [{"params": model.features.parameters(), "lr": 1e-4},

@@ -2,7 +2,8 @@
 No network probing here: ``fakeface_lib.pretrained`` decides whether pretrained weights can be had.
 
 Both custom CNNs take (N, 3, 128, 128) images and return logits (N, 2); class 0 is
-``training_fake``, class 1 ``training_real``.
+``training_fake``, class 1 ``training_real``. ``Model1(image_size=S)`` takes (N, 3, S, S) instead
+(its first linear layer grows with S), e.g. the data's full resolution.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ class _ReportCNN(nn.Module):
 
     features: nn.Sequential
     classifier: nn.Sequential
+    image_size: int = INPUT_SIZE  # the side the first linear layer was built for
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """images: (N, 3, 128, 128) -> logits: (N, 2)."""
-        check_input(images, self.__class__.__name__)
+        """images: (N, 3, S, S), S = image_size (128) -> logits: (N, 2)."""
+        check_input(images, self.__class__.__name__, self.image_size)
         return self.classifier(self.features(images).flatten(1))
 
     @property
@@ -53,11 +55,17 @@ def check_input(images: torch.Tensor, name: str = "model", size: int = INPUT_SIZ
 class Model1(_ReportCNN):
     """The report's first CNN: two conv blocks and two linear layers (8,408,386 parameters).
 
-    features[3] (``cam_layer``) is the last convolution.
+    features[3] (``cam_layer``) is the last convolution. ``image_size`` (default the report's
+    128) is the side of the images it takes: the two poolings leave (S // 4)^2 positions for
+    the first linear layer, so S = 160 gives 13,126,978 parameters and S = 600 about 184 M.
     """
 
-    def __init__(self, dropout: float = 0.5) -> None:
+    def __init__(self, dropout: float = 0.5, image_size: int = INPUT_SIZE) -> None:
         super().__init__()
+        if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 4:
+            raise ValueError(f"image_size must be an int >= 4, got {image_size!r}")
+        self.image_size = image_size
+        side = image_size // 4  # after the two 2x2 poolings
         self.features = nn.Sequential(
             nn.Conv2d(3, 32, kernel_size=3, padding=1),  # 896
             nn.ReLU(),
@@ -67,7 +75,7 @@ class Model1(_ReportCNN):
             nn.MaxPool2d(2),  # 64 -> 32
         )
         self.classifier = nn.Sequential(
-            nn.Linear(64 * 32 * 32, 128),  # 8,388,736
+            nn.Linear(64 * side * side, 128),  # 8,388,736 at 128 px
             nn.ReLU(),
             nn.Dropout(dropout),
             nn.Linear(128, NUM_CLASSES),  # 258

@@ -213,3 +213,26 @@ def test_build_model_registry():
     assert set(models.MODEL_BUILDERS) == {"model1", "model2", "resnet18"}
     with pytest.raises(ValueError, match="model1"):
         build_model("vgg16")
+
+
+def test_model1_at_another_image_size():
+    default = Model1()
+    assert default.image_size == INPUT_SIZE and count_parameters(default) == 8_408_386
+    full = Model1(image_size=160)
+    assert full.classifier[0].in_features == 64 * 40 * 40
+    assert count_parameters(full) == 13_126_978  # only the first linear layer grows
+    assert full(torch.randn(2, 3, 160, 160)).shape == (2, 2)
+    with pytest.raises(ValueError, match=r"\(N, 3, 160, 160\).*image_size=160"):
+        full(torch.randn(2, 3, 128, 128))
+    assert isinstance(build_model("model1", image_size=96), Model1)
+    with pytest.raises(ValueError, match="image_size"):
+        Model1(image_size=2)
+
+
+def test_model1_default_is_unchanged_by_the_image_size_option():
+    torch.manual_seed(3)
+    a = Model1()
+    torch.manual_seed(3)
+    b = Model1(image_size=INPUT_SIZE)
+    assert repr(a) == repr(b)  # the run identity (fakeface_lib.identity) holds the repr
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))

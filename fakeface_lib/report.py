@@ -89,6 +89,17 @@ def _best_line(runs: list[dict]) -> str:
             f"accuracy {100 * m['balanced_accuracy']:.1f} %, ROC AUC {m['roc_auc']:.3f}.")
 
 
+def _quiz_line(results_dir: Path) -> list[str]:
+    """Notebook 06's quiz: each answerer's score on the same faces, with its 95 % interval."""
+    quiz = load_summary(results_dir, "quiz")
+    if not quiz:
+        return []
+    scores = "; ".join(f"{who} {s['correct']}/{s['n']} = {100 * s['accuracy']:.0f} % (95 % interval "
+                       f"{100 * s['low']:.0f}-{100 * s['high']:.0f} %)" for who, s in quiz["scores"].items())
+    return [f"**Spot the fake (notebook 06, quiz {quiz['quiz_id']}, {quiz['faces']} test faces):** "
+            f"{scores}.", ""]
+
+
 def _group_section(folder: Path, out_dir: Path) -> list[str]:
     runs = load_runs(folder)
     label = data_label(runs) if runs else folder.name
@@ -99,6 +110,7 @@ def _group_section(folder: Path, out_dir: Path) -> list[str]:
             md += [f"![{caption}]({rel})", "", f"*{caption}*", ""]
     else:
         md += ["_No notebook saved results for this data._", ""]
+    md += _quiz_line(folder)
     return md + [f"### Data ({label})", ""] + _data_section(folder) + [""]
 
 

@@ -1,0 +1,311 @@
+"""Can you spot the fake? The quiz of notebook 06: draw test faces, record and score a student's
+answers beside a network's on the same faces, save them as CSV and pool a class's files.
+The widget that shows the faces is :mod:`fakeface_lib.quiz_widget`; this module needs no display.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import DIFFICULTIES
+from .notebook import accuracy_interval
+
+ANSWERS = ("fake", "real")  # label 0 is fake, 1 is real (ImageFolder order)
+ANSWER_COLUMNS = ("quiz_id", "student", "face", "filename", "difficulty", "truth", "answer",
+                  "seconds")
+GROUPS = ("all", "real", *DIFFICULTIES)  # the rows of a score table, in this order
+SIMULATED_STUDENT = "simulated student"
+
+
+class QuizWarning(UserWarning):
+    """The quiz was drawn smaller than asked: the split has too few faces of a kind."""
+
+
+class QuizFileError(ValueError):
+    """A quiz answers CSV is malformed or belongs to another quiz draw (the message names it)."""
+
+
+class QuizNotFinished(RuntimeError):
+    """Answers were asked for before every face of the quiz was answered."""
+
+
+@dataclass(frozen=True)
+class Quiz:
+    """The faces of one quiz draw, in the order shown (columns face, path, filename, truth,
+    difficulty), and the seed that drew them."""
+
+    faces: pd.DataFrame
+    seed: int
+
+    @property
+    def quiz_id(self) -> str:
+        """Eight hex digits naming this draw: the same faces in the same order, the same id."""
+        names = "\n".join(self.faces["filename"].astype(str))
+        return hashlib.sha1(names.encode("utf-8")).hexdigest()[:8]
+
+    def __len__(self) -> int:
+        return len(self.faces)
+
+
+def _allocate(n: int, available: Mapping[str, int]) -> dict[str, int]:
+    """``n`` faces spread over groups as evenly as their sizes allow; ties go to larger groups."""
+    counts = dict.fromkeys(available, 0)
+    order = list(available)
+    for _ in range(n):
+        open_groups = [g for g in order if counts[g] < available[g]]
+        if not open_groups:
+            break
+        counts[min(open_groups, key=lambda g: (counts[g], -available[g], order.index(g)))] += 1
+    return counts
+
+
+def draw_quiz(split_frame: pd.DataFrame, n: int = 20, seed: int = 0, split: str = "test") -> Quiz:
+    """``n`` faces of ``split``, half real and half fake, the fakes spread over the difficulties.
+
+    The same frame and seed draw the same faces in the same order on any machine. When the
+    split has too few faces of a kind the quiz holds fewer, still balanced (a QuizWarning says so).
+    """
+    if n < 2:
+        raise ValueError(f"A quiz needs at least 2 faces (one real, one fake), got n={n}")
+    rows = split_frame[split_frame["split"] == split] if "split" in split_frame else split_frame
+    rows = rows.sort_values("filename", kind="stable")
+    reals, fakes = rows[rows["label"] == 1], rows[rows["label"] == 0]
+    groups = [g for g in DIFFICULTIES if (fakes["difficulty"] == g).any()]
+    groups += sorted(set(fakes["difficulty"]) - set(groups))  # e.g. "unknown" names
+    n_fake = min(n // 2, len(fakes), len(reals))
+    if n_fake == 0:
+        raise ValueError(f"The {split!r} split needs real and fake faces for a quiz; it has "
+                         f"{len(reals)} real and {len(fakes)} fake.")
+    n_real = min(n - n // 2, len(reals)) if n_fake == n // 2 else n_fake  # short: equal halves
+    counts = {"real": n_real,
+              **_allocate(n_fake, {g: int((fakes["difficulty"] == g).sum()) for g in groups})}
+    if n_real + n_fake < n:
+        warnings.warn(f"The {split!r} split has {len(reals)} real and {len(fakes)} fake faces: "
+                      f"the quiz holds {n_real + n_fake} faces, not {n}.", QuizWarning,
+                      stacklevel=2)
+    rng = np.random.default_rng(seed)
+    picked = [group.iloc[np.sort(rng.choice(len(group), size=counts[name], replace=False))]
+              for name, group in [("real", reals), *((g, fakes[fakes["difficulty"] == g])
+                                                     for g in groups)]]
+    faces = pd.concat(picked).iloc[rng.permutation(sum(counts.values()))]
+    faces = faces.assign(truth=[ANSWERS[label] for label in faces["label"]],
+                         difficulty=faces["difficulty"].astype(str))
+    faces.insert(0, "face", np.arange(1, len(faces) + 1))
+    return Quiz(faces[["face", "path", "filename", "truth", "difficulty"]].reset_index(drop=True),
+                seed)
+
+
+def record_answers(quiz: Quiz, student: str, answers: Sequence[str],
+                   seconds: Sequence[float] | None = None) -> pd.DataFrame:
+    """One row per face answered (the first ``len(answers)`` faces), columns ANSWER_COLUMNS."""
+    answers = [str(a).strip().lower() for a in answers]
+    bad = sorted(set(answers) - set(ANSWERS))
+    if bad:
+        raise ValueError(f"answers must be 'real' or 'fake', got {bad}")
+    if len(answers) > len(quiz):
+        raise ValueError(f"{len(answers)} answers for a quiz of {len(quiz)} faces")
+    seconds = [float("nan")] * len(answers) if seconds is None else [float(s) for s in seconds]
+    if len(seconds) != len(answers):
+        raise ValueError(f"{len(answers)} answers but {len(seconds)} times")
+    faces = quiz.faces.iloc[:len(answers)]
+    return pd.DataFrame({"quiz_id": quiz.quiz_id, "student": str(student).strip() or "anonymous",
+                         "face": faces["face"].to_numpy(), "filename": faces["filename"].to_numpy(),
+                         "difficulty": faces["difficulty"].to_numpy(),
+                         "truth": faces["truth"].to_numpy(), "answer": answers, "seconds": seconds},
+                        columns=list(ANSWER_COLUMNS))
+
+
+def simulate_answers(quiz: Quiz, accuracy: float | Mapping[str, float] = 0.6, seed: int = 0,
+                     student: str = SIMULATED_STUDENT) -> pd.DataFrame:
+    """A student right with probability ``accuracy`` on each face (or per difficulty: a mapping
+    with keys real, easy, mid, hard), taking 2-8 s per face; the same seed, the same answers."""
+    rng = np.random.default_rng(seed)
+    faces = quiz.faces
+    p = np.array([accuracy[g] if isinstance(accuracy, Mapping) else accuracy
+                  for g in faces["difficulty"]], dtype=float)
+    right = rng.random(len(faces)) < p
+    other = {"real": "fake", "fake": "real"}
+    answers = [t if ok else other[t] for t, ok in zip(faces["truth"], right)]
+    return record_answers(quiz, student, answers, np.round(rng.uniform(2, 8, len(faces)), 1))
+
+
+def model_answers(quiz: Quiz, preds: pd.DataFrame, name: str) -> pd.DataFrame:
+    """A network's answers on the quiz's faces, from its test predictions (matched by file name:
+    ``evaluation.predict`` output, or a saved run's ``run["preds"]``)."""
+    by_name = preds.drop_duplicates("filename").set_index("filename")["pred"]
+    missing = [f for f in quiz.faces["filename"] if f not in by_name.index]
+    if missing:
+        raise ValueError(f"The predictions of {name!r} lack {len(missing)} of the quiz's faces "
+                         f"({', '.join(missing[:5])}): they were made on another test set.")
+    answers = [ANSWERS[int(by_name[f])] for f in quiz.faces["filename"]]
+    return record_answers(quiz, name, answers)
+
+
+def score(answers: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy overall and per difficulty, with the 95 % Wilson interval of each.
+
+    Index: the groups of GROUPS that have faces; columns n, correct, accuracy, low, high.
+    """
+    right = answers["answer"].eq(answers["truth"])
+    rows = {}
+    for group in GROUPS:
+        mask = slice(None) if group == "all" else answers["difficulty"].eq(group)
+        n, correct = int(right[mask].size), int(right[mask].sum())
+        if n:
+            rows[group] = {"n": n, "correct": correct, "accuracy": correct / n,
+                           **dict(zip(("low", "high"), accuracy_interval(correct, n)))}
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=["n", "correct", "accuracy",
+                                                                   "low", "high"])
+    return table.astype({"n": int, "correct": int})
+
+
+def format_scores(scores: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Score tables side by side as text, "14/20 = 70 % (48-85 %)", one column per answerer."""
+    def cells(s: pd.DataFrame) -> pd.Series:
+        return pd.Series([f"{int(r.correct)}/{int(r.n)} = {r.accuracy:.0%} ({r.low:.0%}-{r.high:.0%})"
+                          for r in s.itertuples()], index=s.index)
+
+    table = pd.DataFrame({who: cells(s) for who, s in scores.items()})
+    table = table.reindex([g for g in GROUPS if g in table.index])
+    table.index.name = "faces"
+    return table.fillna("")
+
+
+def plot_scores(scores: Mapping[str, pd.DataFrame], ax=None):
+    """Accuracy per group for each answerer, bars with their 95 % intervals; returns the figure."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.5))
+    groups = [g for g in GROUPS if any(g in s.index for s in scores.values())]
+    width = 0.8 / max(1, len(scores))
+    for i, (who, s) in enumerate(scores.items()):
+        s = s.reindex(groups)
+        x = np.arange(len(groups)) + (i - (len(scores) - 1) / 2) * width
+        ax.bar(x, s["accuracy"], width, label=who)
+        ax.errorbar(x, s["accuracy"], yerr=[s["accuracy"] - s["low"], s["high"] - s["accuracy"]],
+                    fmt="none", ecolor="black", capsize=3, lw=1)
+    ax.axhline(0.5, color="grey", ls="--", lw=1, label="guessing")
+    ax.set(xticks=np.arange(len(groups)), xticklabels=groups, ylim=(0, 1.05), ylabel="accuracy",
+           title="Accuracy on the quiz's faces (bars: 95 % interval)")
+    ax.legend(fontsize=8, loc="lower right")
+    return ax.figure
+
+
+def answers_path(folder: str | os.PathLike, quiz_id: str, student: str) -> Path:
+    """``folder/quiz_<id>_<student>.csv``, the student's name made safe for a file name."""
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", student).strip("-")[:40] or "anonymous"
+    return Path(folder) / f"quiz_{quiz_id}_{slug}.csv"
+
+
+def save_answers(answers: pd.DataFrame, folder: str | os.PathLike) -> Path:
+    """Write one student's answers as a small CSV in ``folder``; returns its path (replaced if
+    it exists)."""
+    for column in ("quiz_id", "student"):
+        if answers[column].nunique() != 1:
+            raise ValueError(f"save one student's answers to one quiz per file ({column} varies)")
+    path = answers_path(folder, answers["quiz_id"].iloc[0], answers["student"].iloc[0])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    answers[list(ANSWER_COLUMNS)].to_csv(path, index=False)
+    return path
+
+
+def _check_answers(frame: pd.DataFrame, quiz_id: str | None) -> str | None:
+    """What is wrong with one file's answers, in words; None when nothing is."""
+    missing = [c for c in ANSWER_COLUMNS if c not in frame.columns]
+    if missing:
+        return f"lacks column(s) {missing} (a quiz answers file has {list(ANSWER_COLUMNS)})"
+    if frame.empty:
+        return "holds no answers"
+    for column in ("truth", "answer"):
+        bad = sorted(set(frame[column].astype(str)) - set(ANSWERS))
+        if bad:
+            return f"has {column} values {bad[:3]}; only 'real' and 'fake' are allowed"
+    for column in ("quiz_id", "student"):
+        if frame[column].nunique() != 1:
+            return f"mixes several values of {column}: one student and one quiz per file"
+    if not pd.api.types.is_integer_dtype(frame["face"]) or frame["face"].duplicated().any():
+        return "has face numbers that are not whole numbers, each once"
+    seconds = pd.to_numeric(frame["seconds"], errors="coerce")
+    if (seconds < 0).any() or (seconds.isna() & frame["seconds"].notna()).any():
+        return "has seconds that are not numbers of 0 or more"
+    if quiz_id is not None and str(frame["quiz_id"].iloc[0]) != quiz_id:
+        return (f"is for quiz {frame['quiz_id'].iloc[0]}, not {quiz_id}: another draw (other "
+                "seed, number of faces or data)")
+    return None
+
+
+def load_answers(path: str | os.PathLike, quiz_id: str | None = None) -> pd.DataFrame:
+    """One student's answers CSV, checked; QuizFileError naming the file if it is malformed or,
+    with ``quiz_id``, for another quiz draw."""
+    try:
+        frame = pd.read_csv(path, dtype={"quiz_id": str, "student": str})
+    except (OSError, ValueError, pd.errors.ParserError) as err:
+        raise QuizFileError(f"{path}: not a readable CSV ({type(err).__name__}: {err})") from None
+    problem = _check_answers(frame, quiz_id)
+    if problem:
+        raise QuizFileError(f"{path} {problem}.")
+    return frame[list(ANSWER_COLUMNS)]
+
+
+@dataclass(frozen=True)
+class PooledAnswers:
+    """A class's answers: every row, one score per student, and the class's score table."""
+
+    answers: pd.DataFrame
+    students: pd.DataFrame  # index student: n, correct, accuracy, low, high
+    scores: pd.DataFrame  # score() of every answer pooled
+
+
+def _answer_files(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:
+    if isinstance(paths, (str, os.PathLike)) and Path(paths).is_dir():
+        found = sorted(Path(paths).glob("quiz_*.csv"))
+        if not found:
+            raise FileNotFoundError(f"No quiz answers (quiz_*.csv) in {paths}.")
+        return found
+    files = [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(p) for p in paths]
+    if not files:
+        raise ValueError("pool_answers needs at least one answers file or a folder of them")
+    return files
+
+
+def pool_answers(paths: str | os.PathLike | Iterable[str | os.PathLike],
+                 quiz_id: str | None = None) -> PooledAnswers:
+    """Pool a class's answers CSVs (a folder's ``quiz_*.csv``, or a list of files).
+
+    Every file must be for one quiz draw (``quiz_id``, or the first file's) and each student in
+    one file only. The class interval treats every answer as independent; the students all
+    answered the same few faces, so it understates how much a new set of faces could change it.
+    """
+    frames, seen = [], {}
+    for path in _answer_files(paths):
+        frame = load_answers(path, quiz_id)
+        quiz_id = quiz_id or frame["quiz_id"].iloc[0]
+        student = frame["student"].iloc[0]
+        if student in seen:
+            raise QuizFileError(f"{path} holds answers of {student!r}, as does {seen[student]}: "
+                                "one file per student (rename one of them).")
+        seen[student] = path
+        frames.append(frame)
+    answers = pd.concat(frames, ignore_index=True)
+    students = pd.DataFrame({student: score(group).loc["all"]
+                             for student, group in answers.groupby("student", sort=True)}).T
+    students = students.astype({"n": int, "correct": int})
+    students.index.name = "student"
+    return PooledAnswers(answers, students, score(answers))
+
+
+def quiz_summary(scores: Mapping[str, pd.DataFrame], quiz: Quiz) -> dict:
+    """What the report shows of a quiz: per answerer its overall correct, n, accuracy, interval."""
+    return {"quiz_id": quiz.quiz_id, "seed": quiz.seed, "faces": len(quiz),
+            "scores": {who: {k: s.loc["all", k] for k in ("correct", "n", "accuracy", "low", "high")}
+                       for who, s in scores.items()}}

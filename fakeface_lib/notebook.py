@@ -4,7 +4,10 @@ and text summaries the notebooks print. Where things are saved: :mod:`fakeface_l
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
+from pathlib import Path
 
+import pandas as pd
 import torch
 
 from .colab import in_colab
@@ -42,6 +45,52 @@ def smoke_subset(frame, n_per_split: int = 32, seed: int = 0):
             n = max(1, round(take * len(group) / len(rows)))
             keep.extend(group.sample(n=n, random_state=seed).index)
     return frame.loc[sorted(keep)]
+
+
+@dataclass
+class SeriesData:
+    """The series' data as every notebook starts from it (``load_series_data``)."""
+
+    root: Path  # where the images are
+    frame: pd.DataFrame  # one row per image, with its canonical split
+    loaders: dict | None  # train / val / test loaders (None when no batch size was given)
+    baseline: dict[str, float]  # majority-class accuracy of each split
+
+    def counts(self) -> pd.DataFrame:
+        """Images per split and class, with totals."""
+        return pd.crosstab(self.frame["split"], self.frame["class_name"], margins=True,
+                           margins_name="total").reindex(["train", "val", "test", "total"])
+
+
+def load_series_data(data: str, data_dir: str | Path = "data", *, smoke: bool = False,
+                     n_per_split: int = 32, batch_size: int | None = None, seed: int = 42,
+                     **loader_options) -> SeriesData:
+    """Download (or find) the data, apply the series' fixed split, and make the loaders.
+
+    The four steps every notebook begins with: ``download_dataset``, ``index_dataset``,
+    ``canonical_split`` (the same split in every notebook), ``smoke_subset`` in smoke mode
+    (``n_per_split`` images per split), then ``make_loaders(batch_size=..., seed=...,
+    **loader_options)`` when a batch size is given. Prints the images per split and each
+    split's majority baseline.
+    """
+    from .data import canonical_split, index_dataset
+    from .download import download_dataset
+    from .evaluation import majority_baseline
+    from .loaders import make_loaders
+
+    root = download_dataset(data, dest=data_dir)
+    frame = canonical_split(index_dataset(root))
+    if smoke:
+        frame = smoke_subset(frame, n_per_split=n_per_split)
+    loaders = (make_loaders(frame, batch_size=batch_size, seed=seed, **loader_options)
+               if batch_size is not None else None)
+    baseline = {name: majority_baseline(rows["label"])
+                for name, rows in frame.groupby("split", sort=False)}
+    baseline = {name: baseline[name] for name in ("train", "val", "test") if name in baseline}
+    print("images: " + ", ".join(f"{name} {int((frame['split'] == name).sum())}" for name in baseline))
+    print("majority baseline (always answering the larger class): "
+          + ", ".join(f"{name} {value:.1%}" for name, value in baseline.items()))
+    return SeriesData(Path(root), frame, loaders, baseline)
 
 
 def accuracy_interval(correct: int, n: int, confidence: float = 0.95) -> tuple[float, float]:

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from . import CLASS_NAMES, REGIONS
-from .evaluation import roc_auc, roc_points
+from .evaluation import compute_metrics, roc_auc, roc_points
 
 SHORT_NAMES = ("fake", "real")  # label 0, label 1
 
@@ -59,6 +59,44 @@ def plot_history(history: Sequence[Mapping[str, float]], axes: Sequence[Axes] | 
     axes[1].yaxis.set_major_formatter(plt.FuncFormatter(lambda y, _: f"{y:.0%}"))
     for ax in axes[:2]:
         ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_histories(histories: Mapping[str, Sequence[Mapping[str, float]]],
+                   baseline: float | None = None) -> Figure:
+    """Several runs' curves on one figure: training loss, validation loss, validation accuracy.
+
+    histories: {run name: fit()'s history}. One colour per run, the same in the three panels;
+    baseline (the validation set's majority accuracy) is drawn on the accuracy panel.
+    """
+    if not histories:
+        raise ValueError("plot_histories() got no runs: pass {name: history}.")
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    panels = (("train_loss", "training loss"), ("val_loss", "validation loss"),
+              ("val_acc", "validation accuracy"))
+    for name, history in histories.items():
+        frame = pd.DataFrame(list(history))
+        if frame.empty:
+            raise ValueError(f"plot_histories(): the history of {name!r} is empty.")
+        for ax, (column, _) in zip(axes, panels):
+            ax.plot(frame["epoch"], frame[column], marker="o", label=name)
+    for ax, (_, title) in zip(axes, panels):
+        ax.set(xlabel="epoch", title=title)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if baseline is not None:
+        axes[2].axhline(baseline, color="red", linestyle=":", label=f"majority ({baseline:.1%})")
+    axes[2].yaxis.set_major_formatter(plt.FuncFormatter(lambda y, _: f"{y:.0%}"))
+    axes[2].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def plot_test_summary(preds: pd.DataFrame) -> Figure:
+    """The test set at a glance: confusion matrix (left) and ROC curve (right)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.3))
+    plot_confusion_matrix(compute_metrics(preds)["confusion_matrix"], ax=axes[0])
+    plot_roc(preds, ax=axes[1])
     fig.tight_layout()
     return fig
 

@@ -127,3 +127,27 @@ def test_plot_bar_counts(image_frame):
     assert plots.plot_bar_counts(image_frame, by="difficulty", ax=ax) is fig
     assert sorted(p.get_height() for p in ax.patches) == [2, 2, 2, 2]
     assert [t.get_text() for t in ax.texts] == ["2"] * 4
+
+
+def test_plot_histories_draws_each_run_in_three_panels():
+    def run(shift):
+        return [{"epoch": e, "train_loss": 1 / e + shift, "val_loss": 1.2 / e, "train_acc": 0.6,
+                 "val_acc": 0.5 + shift, "lr": 1e-3, "seconds": 1.0} for e in (1, 2, 3)]
+
+    fig = plots.plot_histories({"sgd": run(0.0), "adam": run(0.1)}, baseline=0.53)
+    assert len(fig.axes) == 3
+    assert [len(ax.lines) for ax in fig.axes] == [2, 2, 3]  # a line per run (+ the baseline)
+    assert list(fig.axes[2].lines[1].get_ydata()) == pytest.approx([0.6] * 3)
+    assert [t.get_text() for t in fig.axes[2].get_legend().get_texts()][:2] == ["sgd", "adam"]
+    with pytest.raises(ValueError, match="no runs"):
+        plots.plot_histories({})
+    with pytest.raises(ValueError, match="'empty'"):
+        plots.plot_histories({"empty": []})
+
+
+def test_plot_test_summary_is_the_confusion_matrix_beside_the_roc(preds):
+    fig = plots.plot_test_summary(preds.assign(correct=preds["pred"] == preds["label"]))
+    matrix, roc = fig.axes
+    assert matrix.get_title() == "Confusion matrix" and "ROC" in roc.get_title()
+    cells = [t.get_text().split("\n")[0] for t in matrix.texts]
+    assert sorted(map(int, cells)) == sorted([4, 2, 1, 1])  # 6 fakes (4 caught), 2 real (1 kept)

@@ -168,6 +168,24 @@ def score(answers: pd.DataFrame) -> pd.DataFrame:
     return table.astype({"n": int, "correct": int})
 
 
+def paired_comparison(a: pd.DataFrame, b: pd.DataFrame) -> dict[str, float]:
+    """Two answerers on the same faces: how many each got right alone, and the exact McNemar
+    test of that (two-sided binomial test on the faces only one of them got right).
+
+    Returns both, only_a, only_b, neither (face counts) and p_value.
+    """
+    from scipy.stats import binomtest
+
+    pairs = a.merge(b, on=["quiz_id", "face"], suffixes=("_a", "_b"))
+    if not len(pairs) == len(a) == len(b):
+        raise ValueError("paired_comparison needs two sets of answers to the same faces of one quiz")
+    right_a, right_b = pairs["answer_a"].eq(pairs["truth_a"]), pairs["answer_b"].eq(pairs["truth_b"])
+    only_a, only_b = int((right_a & ~right_b).sum()), int((right_b & ~right_a).sum())
+    p_value = binomtest(only_a, only_a + only_b).pvalue if only_a + only_b else 1.0
+    return {"both": int((right_a & right_b).sum()), "only_a": only_a, "only_b": only_b,
+            "neither": int((~right_a & ~right_b).sum()), "p_value": float(p_value)}
+
+
 def format_scores(scores: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Score tables side by side as text, "14/20 = 70 % (48-85 %)", one column per answerer."""
     def cells(s: pd.DataFrame) -> pd.Series:
@@ -196,8 +214,8 @@ def plot_scores(scores: Mapping[str, pd.DataFrame], ax=None):
                     fmt="none", ecolor="black", capsize=3, lw=1)
     ax.axhline(0.5, color="grey", ls="--", lw=1, label="guessing")
     ax.set(xticks=np.arange(len(groups)), xticklabels=groups, ylim=(0, 1.05), ylabel="accuracy",
-           title="Accuracy on the quiz's faces (bars: 95 % interval)")
-    ax.legend(fontsize=8, loc="lower right")
+           title="Accuracy on the quiz's faces (whiskers: 95 % interval)")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     return ax.figure
 
 

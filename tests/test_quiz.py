@@ -117,6 +117,22 @@ def test_model_on_the_same_faces_matched_by_file_name(frame, quiz):
         q.model_answers(quiz, preds[preds["filename"] != quiz.faces["filename"].iloc[4]], "net")
 
 
+def test_paired_comparison_counts_disagreements_and_tests_them(quiz):
+    truth = quiz.faces["truth"].to_numpy()
+    flip = np.where(truth == "real", "fake", "real")
+    a_right = np.arange(20) < 14  # faces 1-14
+    b_right = (np.arange(20) < 9) | ((np.arange(20) >= 14) & (np.arange(20) < 17))  # 1-9, 15-17
+    a = q.record_answers(quiz, "ana", np.where(a_right, truth, flip))
+    b = q.record_answers(quiz, "net", np.where(b_right, truth, flip))
+    result = q.paired_comparison(a, b)
+    assert {k: result[k] for k in ("both", "only_a", "only_b", "neither")} == \
+        {"both": 9, "only_a": 5, "only_b": 3, "neither": 3}
+    assert result["p_value"] == pytest.approx(2 * (56 + 28 + 8 + 1) / 256)  # P(>= 5 of 8) twice
+    assert q.paired_comparison(a, a)["p_value"] == 1.0
+    with pytest.raises(ValueError, match="same faces"):
+        q.paired_comparison(a, b.iloc[:5])
+
+
 def test_simulated_student_is_deterministic_and_follows_its_accuracy(quiz):
     first = q.simulate_answers(quiz, accuracy=0.6, seed=7)
     pd.testing.assert_frame_equal(first, q.simulate_answers(quiz, accuracy=0.6, seed=7))

@@ -1,8 +1,9 @@
 """The main job: execute the notebook series with papermill, then write the report.
 
 Each notebook gets its ``parameters`` cell overridden (DATA, SMOKE, EPOCHS scaled from the
-notebook's own default, RESULTS_DIR, DATA_DIR, CHECKPOINT, SCRATCH_DIR, AMP); executed copies land in
-the output folder, and every kernel runs the interpreter that runs the job.
+notebook's own default, RESULTS_DIR, DATA_DIR, CHECKPOINT, SCRATCH_DIR, AMP, and INTERACTIVE=False:
+nobody is there to click notebook 06's quiz); executed copies land in the output folder, and every
+kernel runs the interpreter that runs the job.
 """
 
 from __future__ import annotations
@@ -112,7 +113,8 @@ def notebook_parameters(path: Path, opts: RunOptions, results_dir: Path,
     if not declared:
         raise NotebookFailed(f"{path.name} has no cell tagged 'parameters'")
     params = {"DATA": opts.data, "SMOKE": opts.smoke, "SEED": opts.seed,
-              "RESULTS_DIR": str(results_dir), "DATA_DIR": str(opts.data_dir)}
+              "RESULTS_DIR": str(results_dir), "DATA_DIR": str(opts.data_dir),
+              "INTERACTIVE": False}  # unattended: a simulated student answers the quiz
     if "EPOCHS" in declared and not opts.smoke:  # smoke notebooks set their own tiny budget
         default = int(ast.literal_eval(declared["EPOCHS"]["default"]))
         params["EPOCHS"] = scaled_epochs(default, opts.epochs_scale)

@@ -48,8 +48,11 @@ def test_each_notebook_on_its_own_machine_finds_the_others_results_on_drive(cola
     assert "Loaded notebook 01's Model 1 from" in out and "Training Model 1 here" not in out
     assert "Comparing 9 run(s) on demo data, SMOKE runs" in out
     for name in ("00_preprocessing", "01_model1", "02_model2_1", "03_model2_2_augmentation",
-                 "04_resnet18_finetuning"):
+                 "04_resnet18_finetuning", "06_spot_the_fake"):
         assert "Mounted at" in _outputs(base, name), f"{name} did not mount Drive"
+    quiz = _outputs(base, "06_spot_the_fake")  # the quiz's opponent comes from Drive too
+    assert "chosen on validation" in quiz and "stand-in" not in quiz
+    assert list((drive / "results" / "smoke-demo").glob("quiz_*/quiz_*_simulated-student.csv"))
 
 
 @pytest.mark.slow
@@ -59,6 +62,7 @@ def test_drive_stays_within_the_budget_and_model2_never_goes_there(colab_run):
     assert use.total_written <= DRIVE_WRITTEN_BUDGET, use.written
     assert use.left <= DRIVE_LEFT_BUDGET
     assert use.written["02_model2_1"] < 10 * 2**20  # results only: Model 2's state is local
+    assert 0 < use.written["06_spot_the_fake"] < 2**20  # the quiz's answers and summary: a few kB
     assert use.written["01_model1"] > 100 * 2**20  # Model 1's checkpoint does go to Drive
     checkpoints = base / "drive" / "fakeface" / "checkpoints"
     assert not any(p.name.startswith("model2_1") or p.name in ("model2_2", "model2_2_mild")

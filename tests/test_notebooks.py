@@ -16,7 +16,7 @@ from fakeface_lib import GITHUB_REPO, colab_url
 
 ROOT = Path(__file__).resolve().parents[1]
 SERIES = ["00_preprocessing", "01_model1", "02_model2_1", "03_model2_2_augmentation",
-          "04_resnet18_finetuning", "05_results_and_explanations"]
+          "04_resnet18_finetuning", "05_results_and_explanations", "06_spot_the_fake"]
 TRAINING = SERIES[1:5]
 
 
@@ -104,6 +104,36 @@ def test_report_lists_every_model(smoke_run):
     for model in ("Model 1", "Model 2.1", "Model 2.2", "ResNet18"):
         assert re.search(rf"^\| {re.escape(model)}", report, re.M), f"report table lacks {model}"
     assert "NO (leaky)" in report, "the leaky protocol's run must be in the table, marked"
+
+
+@pytest.mark.slow
+def test_quiz_notebook_pits_a_simulated_student_against_the_chosen_network(smoke_run):
+    """Under the runner nobody clicks: notebook 06's simulated student answers, beside the run
+    chosen on validation from those 01-04 saved, and the report shows both scores."""
+    executed = (smoke_run / "06_spot_the_fake.ipynb").read_text()
+    assert "chosen on validation" in executed and "stand-in" not in executed
+    assert "The simulated student answered" in executed
+    assert list((smoke_run / "results" / "smoke-demo").glob("quiz_*/quiz_*_simulated-student.csv"))
+    report = (smoke_run / "report.md").read_text()
+    assert re.search(r"^\*\*Spot the fake \(notebook 06, quiz [0-9a-f]{8}, \d+ test faces\):\*\* "
+                     r"simulated student \d+/\d+ = ", report, re.M), "the report lacks the quiz"
+
+
+@pytest.mark.slow
+def test_quiz_notebook_waits_for_the_student_when_interactive(tmp_path):
+    """With someone to click (INTERACTIVE, no smoke) the quiz widget is shown and *Run all* stops
+    at the next cell, saying what to do, instead of scoring an unfinished quiz."""
+    from fakeface_lib.runner import NotebookFailed, execute_notebook
+
+    name = "06_spot_the_fake"
+    params = {"DATA": "demo", "SMOKE": False, "INTERACTIVE": True, "EPOCHS": 1,
+              "DATA_DIR": str(tmp_path / "data"), "RESULTS_DIR": str(tmp_path / "results")}
+    with pytest.raises(NotebookFailed, match="QuizNotFinished: 0 of 18 faces answered"):
+        execute_notebook(ROOT / "notebooks" / f"{name}.ipynb", tmp_path / "out", params)
+    executed = json.loads((tmp_path / "out" / f"{name}.ipynb").read_text())
+    outputs = [o for c in executed["cells"] for o in c.get("outputs", [])]
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+    assert not list((tmp_path / "results").rglob("quiz_*.csv")), "nothing saved before the end"
 
 
 @pytest.mark.slow

@@ -158,14 +158,14 @@ def train_one_epoch(model: nn.Module, loader: Iterable, loss_fn: nn.Module,
 
 
 def _batches(loader: Iterable) -> Iterable:
-    """What train_one_epoch's progress bar wraps: a DataLoader with workers as one iterator.
+    """What train_one_epoch's progress bar wraps: one iterator over the loader.
 
-    tqdm.auto calls iter() on what it wraps once more than it iterates it. Without workers
-    that spare iterator only draws one number from the loader's generator (every run so far
-    includes that draw, so it stays); with workers it would start a spare set of them, which
-    prefetch augmented batches that are thrown away.
+    tqdm calls iter() on what it wraps once more than it iterates it, and every iterator a
+    DataLoader starts draws a number from its generator (with workers, it also starts them).
+    Handing tqdm an iterator keeps to one per epoch, as a plain ``for batch in loader`` does,
+    so fit() sees the same batches, in the same order, as the loop written out by hand.
     """
-    return iter(loader) if getattr(loader, "num_workers", 0) > 0 else loader
+    return iter(loader)
 
 
 def _length(loader: Iterable) -> int | None:

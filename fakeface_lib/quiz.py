@@ -266,7 +266,9 @@ def load_answers(path: str | os.PathLike, quiz_id: str | None = None) -> pd.Data
     """One student's answers CSV, checked; QuizFileError naming the file if it is malformed or,
     with ``quiz_id``, for another quiz draw."""
     try:
-        frame = pd.read_csv(path, dtype={"quiz_id": str, "student": str})
+        # Text stays text (a student called "NA", an id of digits); only an empty time is missing.
+        frame = pd.read_csv(path, dtype={"quiz_id": str, "student": str}, keep_default_na=False,
+                            na_values={"seconds": [""]})
     except (OSError, ValueError, pd.errors.ParserError) as err:
         raise QuizFileError(f"{path}: not a readable CSV ({type(err).__name__}: {err})") from None
     problem = _check_answers(frame, quiz_id)

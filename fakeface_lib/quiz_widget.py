@@ -24,6 +24,7 @@ def face_image(path: str | Path) -> tuple[bytes, str, int, int]:
     """The file's own bytes (nothing resized or re-encoded), its format, width and height."""
     with Image.open(path) as img:
         kind, width, height = (img.format or "jpeg").lower(), img.width, img.height
+    kind = {"mpo": "jpeg"}.get(kind, kind)  # camera JPEGs PIL reads as MPO are plain JPEG to a browser
     return Path(path).read_bytes(), kind, width, height
 
 

@@ -160,6 +160,8 @@ def test_csv_round_trip(tmp_path, quiz):
     assert path.read_text().splitlines()[0] == ",".join(q.ANSWER_COLUMNS)
     assert path.stat().st_size < 4096
     pd.testing.assert_frame_equal(q.load_answers(path, quiz.quiz_id), answers)
+    network = q.record_answers(quiz, "NA", quiz.faces["truth"])  # no times; a name pandas reads as NaN
+    pd.testing.assert_frame_equal(q.load_answers(q.save_answers(network, tmp_path)), network)
 
 
 def _class(tmp_path, quiz, names=("ana", "ben", "cleo")):

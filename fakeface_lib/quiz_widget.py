@@ -9,11 +9,17 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-import ipywidgets as widgets
 import pandas as pd
 from PIL import Image
 
 from .quiz import Quiz, QuizNotFinished, format_scores, record_answers, score
+
+try:
+    import ipywidgets as widgets
+except ModuleNotFoundError as err:  # not a base requirement: it would bring its own kernel
+    raise ModuleNotFoundError(
+        "The quiz widget needs ipywidgets, which Colab ships: elsewhere pip install "
+        "'ipywidgets>=7.7' (or the project's dev extra, pip install -e '.[dev]').") from err
 
 DONE_HINT = ("Done. Now run the cells below this one to compare and save (Colab: click this "
              "cell, then <i>Runtime → Run after</i>; Jupyter: click the next cell, then "

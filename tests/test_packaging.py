@@ -32,7 +32,10 @@ RUNNER_MODULES = {"runner.py", "report.py"}
 # The runner's needs that nothing imports: papermill's kernel, pandas' to_markdown.
 RUNNER_UNIMPORTED = {"ipykernel", "nbformat", "tabulate"}
 # There in any Jupyter or Colab kernel (google.colab only on Colab): never installed by us.
-KERNEL_MODULES = {"IPython", "google"}
+# ipywidgets (notebook 06's quiz) too: Colab ships it, the dev extra installs it for local
+# Jupyter, and as a base requirement it would pull in the kernel (ipykernel, ipython) that
+# test_colab_install.py keeps the base install away from.
+KERNEL_MODULES = {"IPython", "google", "ipywidgets"}
 COLAB_BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 
 

@@ -234,23 +234,56 @@ def pool_patch_probs(probs: np.ndarray, pooling: str = "max") -> np.ndarray:
 
 def image_predictions(probs: np.ndarray, frame: pd.DataFrame, pooling: str = "max",
                       threshold: float = 0.5) -> pd.DataFrame:
-    """The images' predictions frame (as ``evaluation.predict``'s) from their patch probs."""
+    """The images' predictions frame (as ``evaluation.predict``'s) from their patch probs.
+
+    An image is called fake when its pooled score reaches ``threshold``. Its prob_fake is that
+    score moved in logit space so that the threshold sits at 0.5, as for every other model
+    (ensembles average such probabilities); the ranking, and so ROC AUC, is the pooled score's.
+    """
+    if not 0 < threshold < 1:
+        raise ValueError(f"threshold must lie strictly between 0 and 1, got {threshold!r}.")
     frame = frame.reset_index(drop=True)
-    return predictions_from_probs(pool_patch_probs(probs, pooling), frame["label"], frame,
-                                  threshold)
+    score = pool_patch_probs(probs, pooling)
+    if threshold != 0.5:
+        clipped = np.clip(score, 1e-7, 1 - 1e-7)
+        shifted = 1 / (1 + np.exp(_logit(threshold) - _logit(clipped)))
+        # exactly the threshold's side, whatever the rounding
+        score = np.where(clipped >= threshold, np.maximum(shifted, 0.5),
+                         np.minimum(shifted, np.nextafter(0.5, 0)))
+    return predictions_from_probs(score, frame["label"], frame)
+
+
+def _logit(p: np.ndarray | float) -> np.ndarray:
+    return np.log(p) - np.log1p(-p)
 
 
 def predict_images(model: nn.Module, dataset: PatchDataset, pooling: str = "max",
-                   device: torch.device | str | None = None, *, tta: bool = False) -> pd.DataFrame:
+                   device: torch.device | str | None = None, *, tta: bool = False,
+                   threshold: float = 0.5) -> pd.DataFrame:
     """One row per image of the dataset, its score pooled from its patches; compute_metrics,
     by_difficulty and by_region take it as they take ``evaluation.predict``'s."""
-    return image_predictions(patch_probs(model, dataset, device, tta=tta), dataset.frame, pooling)
+    return image_predictions(patch_probs(model, dataset, device, tta=tta), dataset.frame,
+                             pooling, threshold)
+
+
+def thresholds_from_half(step: float = 0.05) -> tuple[float, ...]:
+    """0.5, 0.45, 0.55, 0.4, 0.6 ... (0, 1 excluded): nearest 0.5 first, so ties keep 0.5."""
+    n = int(round(0.5 / step))
+    return (0.5,) + tuple(round(0.5 + sign * k * step, 6) for k in range(1, n)
+                          for sign in (-1, 1))
 
 
 def choose_pooling(val_probs: np.ndarray, val_frame: pd.DataFrame,
-                   poolings: Sequence[str] = POOLINGS) -> tuple[str, dict[str, tuple]]:
-    """The pooling with the best validation accuracy (then ROC AUC; first listed on a tie),
-    and each pooling's (accuracy, roc_auc) on validation. Never look at the test set here."""
-    scores = {p: validation_key(image_predictions(val_probs, val_frame, p)) for p in poolings}
-    best = max(poolings, key=lambda p: scores[p])  # max keeps the first of equal keys
-    return best, scores
+                   poolings: Sequence[str] = POOLINGS,
+                   thresholds: Sequence[float] = (0.5,)) -> tuple[str, float, dict[str, tuple]]:
+    """The pooling (and threshold) with the best validation accuracy, then ROC AUC; on a tie
+    the first listed. Returns it and each candidate's (accuracy, roc_auc) on validation, keyed
+    "pooling@threshold". Never look at the test set here.
+
+    Max pooling scores an image by its most suspicious patch, so it runs higher than the mean:
+    ``thresholds=thresholds_from_half()`` lets validation place the cut for each pooling.
+    """
+    scores = {(p, t): validation_key(image_predictions(val_probs, val_frame, p, t))
+              for p in poolings for t in thresholds}
+    best = max(scores, key=lambda k: scores[k])  # max keeps the first of equal keys
+    return best[0], best[1], {f"{p}@{t:g}": v for (p, t), v in scores.items()}

@@ -17,6 +17,7 @@ from fakeface_lib.loaders import make_loaders
 from fakeface_lib.patches import (
     PatchDataset, PatchNet, PatchPreprocessing, choose_pooling, image_predictions,
     make_patch_loaders, patch_labels, pool_patch_probs, predict_images, read_patches,
+    thresholds_from_half,
 )
 from fakeface_lib.regions import REGION_BOXES
 from fakeface_lib.splitting import split_dataset
@@ -85,11 +86,32 @@ def test_pooling_and_choice_by_validation():
     preds = image_predictions(probs, frame, "max")
     assert preds["pred"].tolist() == [0, 1, 0] and preds["correct"].all()
     assert np.allclose(preds["prob_real"], 1 - preds["prob_fake"])
-    assert choose_pooling(probs, frame)[0] == "max"  # mean misses the one edited eye of "a"
+    assert choose_pooling(probs, frame)[:2] == ("max", 0.5)  # mean misses a's one edited eye
     smooth = pd.DataFrame({"filename": ["a", "b", "c"], "label": [1, 1, 0]})
-    assert choose_pooling(probs, smooth)[0] == "mean"  # one noisy patch is no fake there
+    assert choose_pooling(probs, smooth)[:2] == ("mean", 0.5)  # one noisy patch is no fake
     with pytest.raises(ValueError, match="pooling"):
         pool_patch_probs(probs, "median")
+
+
+def test_threshold_chosen_on_validation_keeps_the_ranking():
+    # Max pooling runs high: every image scores >= 0.6, the fakes >= 0.8.
+    probs = np.array([[0.2, 0.9, 0.1, 0.1], [0.8, 0.3, 0.2, 0.2], [0.6, 0.3, 0.2, 0.1],
+                      [0.7, 0.5, 0.4, 0.2]])
+    frame = pd.DataFrame({"filename": list("abcd"), "label": [0, 0, 1, 1]})
+    assert compute_metrics(image_predictions(probs, frame, "max"))["accuracy"] == 0.5
+    thresholds = thresholds_from_half()
+    assert thresholds[:3] == (0.5, 0.45, 0.55) and len(thresholds) == 19 and max(thresholds) < 1
+    pooling, threshold, scores = choose_pooling(probs, frame, ("max",), thresholds)
+    assert pooling == "max" and threshold == 0.75  # the first of 0.75 and 0.8 that split them
+    assert scores["max@0.75"] == (1.0, 1.0) and scores["max@0.5"] == (0.5, 1.0)
+    preds = image_predictions(probs, frame, "max", threshold)
+    assert preds["correct"].all()
+    assert preds.loc[1, "prob_fake"] > 0.5 > preds.loc[3, "prob_fake"]  # 0.8 -> fake, 0.7 -> real
+    plain = image_predictions(probs, frame, "max")
+    assert (np.argsort(preds["prob_fake"]) == np.argsort(plain["prob_fake"])).all()
+    assert np.allclose(plain["prob_fake"], [0.9, 0.8, 0.6, 0.7])  # at 0.5: the pooled scores
+    with pytest.raises(ValueError, match="threshold"):
+        image_predictions(probs, frame, "max", 1.0)
 
 
 def test_patch_net_takes_any_patch_size():

@@ -1,0 +1,344 @@
+"""How far honest detection goes: attempts aimed at the forgery rather than the face, on real
+photographs, no pretrained weights, the canonical split, over several training seeds.
+
+Every model of the series shrinks the face to 128 px, where an edited eye is a few pixels. Here:
+
+- model1_128        Model 1 at 128 px, the reference (and a member for the ensembles)
+- model1_full       Model 1 at the data's full resolution (160 px on the copy, 600 px originals)
+- model1_residual   the same, fed the fixed SRM noise residual (fakeface_lib.forensics)
+- patches           a small patch net on the four code regions cut at full resolution, trained
+                    on the codes' region labels; an image's score is the max or the mean of its
+                    patches' (fakeface_lib.patches), the pooling and the score it takes to call
+                    an image fake (0.05 to 0.95) chosen on validation
+- patches_residual  the same, fed the SRM residual
+- ensemble          the mean fake-probability of the runs above of one seed, the members (two
+                    or more) chosen on validation (fakeface_lib.ensemble); ensemble_all: all of
+                    them, no choice
+
+Each run records what bench_real_series records (test: accuracy, balanced_accuracy, roc_auc,
+tta_*; validation: val_accuracy / val_loss of the choice, val_predict_*, tta_val_*; best_epoch,
+train_seconds ...) and every image's fake-probability on validation and test, from which the
+ensembles are built (and can be rebuilt). For the patch runs val_accuracy / val_loss are the
+images' (pooled, as on test); the patch-level figures that chose the epoch are val_patch_*.
+Residual scales come from training images only. The test set is predicted once per run; every
+choice (epoch, pooling and threshold, members) is made on validation. Not a test: run it by hand.
+
+The real runs (3 seeds; a run cut short resumes from its last epoch, a finished one is kept):
+
+    python benchmarks/bench_honest_detection.py --data ../shared/data/real_and_fake_face_160 \\
+        --checkpoint-dir /tmp/honest_ckpt --out benchmarks/results/honest_detection.json
+
+Dry run (a few minutes; figures of 1 epoch on 64 images mean nothing, it checks the plumbing):
+
+    python benchmarks/bench_honest_detection.py --limit 80 --epochs-scale 0.1 --out /tmp/dry.json
+
+Time of the real runs on this 2-core CPU (AMD EPYC, fp32), estimated from epoch times. The dry
+run's epochs took 5-12 s for 64 training images (3 min for all 15 runs): too few images to
+separate the per-epoch overhead, so one seed was also timed at ``--limit 400 --epochs-scale
+0.2`` (320 training images, 2 epochs a run): 21-39 s an epoch, 0.08-0.10 s per training image
+for every attempt (the residual filter costs little; Model 1 at 160 px and the four 48 px
+patches cost about what Model 1 at 128 px does). Times 1632 training images and 10 epochs:
+21-29 min a run, about 2 h 10 min a seed and 6.5 h for three seeds with the CPU shared as it
+was then (load average 6-7: this process had 0.6 of a core); on the two cores alone (about 3x
+that share) about 8 min a run, 40 min a seed and 2 h for three. Predicting and the ensembles
+add a minute or two a seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_real_series import machine  # noqa: E402  (the same machine record)
+
+from fakeface_lib.checkpoints import CHECKPOINT_NAME, run_folder  # noqa: E402
+from fakeface_lib.config import MODEL1_RECIPE  # noqa: E402
+from fakeface_lib.data import canonical_split, index_dataset  # noqa: E402
+from fakeface_lib.ensemble import average_predictions, choose_ensemble  # noqa: E402
+from fakeface_lib.evaluation import by_difficulty, compute_metrics, predict  # noqa: E402
+from fakeface_lib.forensics import ResidualInput, residual_spread  # noqa: E402
+from fakeface_lib.loaders import make_loaders  # noqa: E402
+from fakeface_lib.models import Model1  # noqa: E402
+from fakeface_lib.patches import (  # noqa: E402
+    PatchNet, choose_pooling, image_predictions, make_patch_loaders, patch_probs,
+    thresholds_from_half,
+)
+from fakeface_lib.scores import log_loss, predictions_from_probs  # noqa: E402
+from fakeface_lib.training import fit  # noqa: E402
+from fakeface_lib.utils import count_parameters, get_device, seed_everything  # noqa: E402
+
+# name: (title, kind, recipe, options). image_size "full": the data's own side.
+ATTEMPTS = {
+    "model1_128": ("Model 1 at 128 px (reference)", "image", MODEL1_RECIPE, {"image_size": 128}),
+    "model1_full": ("Model 1 at full resolution", "image", MODEL1_RECIPE, {"image_size": "full"}),
+    "model1_residual": ("Model 1 at full resolution on the SRM noise residual", "image",
+                        MODEL1_RECIPE, {"image_size": "full", "residual": "srm"}),
+    "patches": ("Region patch net, image score pooled on validation", "patch", MODEL1_RECIPE, {}),
+    "patches_residual": ("Region patch net on the SRM noise residual", "patch", MODEL1_RECIPE,
+                         {"residual": "srm"}),
+}
+ENSEMBLES = {"ensemble": "Ensemble of the attempts, members chosen on validation",
+             "ensemble_all": "Ensemble of all the attempts (mean, no choice)"}
+SPREAD_IMAGES = 256  # training images the residual's scale is measured on
+
+
+def train_images(loaders, kind: str) -> torch.Tensor:
+    """Up to SPREAD_IMAGES normalised training images (or their patches), for the residual scale."""
+    dataset = loaders["train"].dataset
+    images = dataset.images[::max(1, len(dataset.images) // SPREAD_IMAGES)]  # fakes and reals
+    if kind == "patch":
+        images = images.flatten(0, 1)
+    return dataset.preprocessing.transform()(images)
+
+
+def image_size(kind: str, opts: dict, args) -> int | None:
+    """The side an image run's model takes (None for patch runs)."""
+    if kind != "image":
+        return None
+    return args.full_size if opts["image_size"] == "full" else opts["image_size"]
+
+
+def build(kind: str, opts: dict, split, seed: int, args):
+    """The loaders and the model of one attempt (the residual scaled on training images)."""
+    if kind == "image":
+        size = image_size(kind, opts, args)
+        loaders = make_loaders(split, batch_size=args.batch_size, image_size=size,
+                               num_workers=args.num_workers, seed=seed, progress=False)
+        model = Model1(image_size=size)
+    else:
+        loaders = make_patch_loaders(split, batch_size=args.batch_size,
+                                     patch_size=args.patch_size, seed=seed,
+                                     num_workers=args.num_workers, progress=False)
+        model = PatchNet()
+    scale = None
+    if opts.get("residual"):
+        scale = round(1 / residual_spread(train_images(loaders, kind), opts["residual"]), 3)
+        model = ResidualInput(model, opts["residual"], scale=scale)
+    return loaders, model, scale
+
+
+def predict_split(model, loaders, split: str, kind: str, device, pooling=None):
+    """(plain, flip-TTA) predictions frames of one split, and for patches the (pooling,
+    threshold, scores) chosen on this split unless ``pooling`` gives the first two."""
+    if kind == "image":
+        return predict(model, loaders[split], device), predict(model, loaders[split], device,
+                                                               tta=True), None
+    dataset = loaders[split].dataset
+    probs = patch_probs(model, dataset, device)
+    tta = patch_probs(model, dataset, device, tta=True)
+    pooling = pooling or choose_pooling(probs, dataset.frame, thresholds=thresholds_from_half())
+    return (image_predictions(probs, dataset.frame, *pooling[:2]),
+            image_predictions(tta, dataset.frame, *pooling[:2]), pooling)
+
+
+def train(name: str, model, loaders, cfg, args, device):
+    """fit() with checkpoints under --checkpoint-dir; returns the history and whether it resumed."""
+    ckpt_dir = args.checkpoint_dir / f"{name}_s{cfg.seed}" if args.checkpoint_dir else None
+    before = set(ckpt_dir.glob(f"*/{CHECKPOINT_NAME}")) if ckpt_dir else set()
+    history = fit(model, loaders, cfg, device=device, progress=False,
+                  checkpoint_dir=ckpt_dir, resume=ckpt_dir is not None)
+    resumed = bool(ckpt_dir) and run_folder(ckpt_dir, history.identity) / CHECKPOINT_NAME in before
+    return history, resumed
+
+
+def run_one(name: str, split, seed: int, args, device) -> dict:
+    title, kind, recipe, opts = ATTEMPTS[name]
+    seed_everything(seed)
+    epochs = max(1, round(recipe.num_epochs * args.epochs_scale))
+    cfg = dataclasses.replace(recipe, num_epochs=epochs, seed=seed, amp=args.amp,
+                              amp_dtype="bfloat16", batch_size=args.batch_size)
+    loaders, model, scale = build(kind, opts, split, seed, args)
+    history, resumed = train(name, model, loaders, cfg, args, device)
+    val, val_tta, pooling = predict_split(model, loaders, "val", kind, device)  # chosen here
+    test, test_tta, _ = predict_split(model, loaders, "test", kind, device, pooling)
+    chosen = history[history.best_epoch - 1]
+    record = {
+        "run": name, "title": title, "kind": kind, "seed": seed, "epochs": epochs,
+        "image_size": image_size(kind, opts, args),
+        "patch_size": args.patch_size if kind == "patch" else None,
+        "residual": opts.get("residual"), "residual_scale": scale, "augment": None, "crop": None,
+        "protocol": "honest", "tta": False, "params": count_parameters(model),
+        "train_seconds": sum(h["seconds"] for h in history), "resumed": resumed,
+        "weight_norm": float(torch.sqrt(sum((p.detach().float() ** 2).sum()
+                                            for p in model.parameters()))),
+        "stopped_early": history.stopped_early, "best_epoch": history.best_epoch,
+        "epoch_seconds": [h["seconds"] for h in history],
+        "train_loss_by_epoch": [h["train_loss"] for h in history],
+        "train_accuracy_by_epoch": [h["train_acc"] for h in history],
+        "load_average_after": list(os.getloadavg()), "config": cfg.to_dict(),
+    }
+    if kind == "image":  # the chosen epoch's row of fit()'s history: the figures that chose it
+        record.update(val_accuracy=chosen["val_acc"], val_loss=chosen["val_loss"],
+                      val_accuracy_by_epoch=[h["val_acc"] for h in history],
+                      val_loss_by_epoch=[h["val_loss"] for h in history])
+    else:  # epochs are chosen on the patches; the pooling, and what is compared, on the images
+        record.update(val_accuracy=compute_metrics(val)["accuracy"], val_loss=log_loss(val),
+                      val_patch_accuracy=chosen["val_acc"], val_patch_loss=chosen["val_loss"],
+                      val_patch_accuracy_by_epoch=[h["val_acc"] for h in history],
+                      val_patch_loss_by_epoch=[h["val_loss"] for h in history],
+                      pooling=pooling[0], threshold=pooling[1],
+                      val_by_pooling={k: list(v) for k, v in pooling[2].items()})
+    return {**record, **figures(val, val_tta, test, test_tta)}
+
+
+def figures(val, val_tta, test, test_tta) -> dict:
+    """Test and validation metrics as bench_real_series records them, and the probabilities."""
+    m, t, v, vt = (compute_metrics(f) for f in (test, test_tta, val, val_tta))
+    return {
+        "accuracy": m["accuracy"], "balanced_accuracy": m["balanced_accuracy"],
+        "roc_auc": m["roc_auc"], "majority_baseline": m["majority_baseline"],
+        "tta_accuracy": t["accuracy"], "tta_balanced_accuracy": t["balanced_accuracy"],
+        "tta_roc_auc": t["roc_auc"],
+        "val_predict_accuracy": v["accuracy"], "val_predict_roc_auc": v["roc_auc"],
+        "tta_val_accuracy": vt["accuracy"], "tta_val_roc_auc": vt["roc_auc"], "n_val": v["n"],
+        "confusion_matrix": m["confusion_matrix"], "n_test": m["n"], "leaked_fraction": None,
+        "by_difficulty": by_difficulty(test).reset_index().to_dict(orient="records"),
+        **{f"{key}_prob_fake": [round(float(p), 6) for p in frame["prob_fake"]]
+           for key, frame in (("val", val), ("tta_val", val_tta), ("test", test),
+                              ("tta_test", test_tta))},
+    }
+
+
+def frames_of(run: dict, split) -> dict[str, pd.DataFrame]:
+    """A run's four predictions frames (val, tta_val, test, tta_test), rebuilt from its record."""
+    out = {}
+    for key in ("val", "tta_val", "test", "tta_test"):
+        rows = split[split["split"] == key.removeprefix("tta_")].reset_index(drop=True)
+        out[key] = predictions_from_probs(run[f"{key}_prob_fake"], rows["label"], rows)
+    return out
+
+
+def ensemble_runs(runs: list[dict], split, seed: int) -> list[dict]:
+    """The ensemble rows of one seed: members chosen on validation, and all members."""
+    members = [r for r in runs if r["seed"] == seed and r["run"] in ATTEMPTS]
+    if len(members) < 2:
+        return []
+    frames = {r["run"]: frames_of(r, split) for r in members}
+    choice = choose_ensemble({n: f["val"] for n, f in frames.items()},
+                             {n: f["test"] for n, f in frames.items()}, min_members=2)
+    rows = []
+    for name, chosen in (("ensemble", list(choice.members)), ("ensemble_all", list(frames))):
+        mean = {k: average_predictions([frames[m][k] for m in chosen]) for k in frames[chosen[0]]}
+        used = [r for r in members if r["run"] in chosen]
+        rows.append({
+            "run": name, "title": ENSEMBLES[name], "kind": "ensemble", "seed": seed,
+            "members": chosen, "epochs": max(r["epochs"] for r in used), "best_epoch": None,
+            "protocol": "honest", "tta": False, "params": sum(r["params"] for r in used),
+            "train_seconds": sum(r["train_seconds"] for r in used),
+            "val_accuracy": compute_metrics(mean["val"])["accuracy"],
+            "val_loss": log_loss(mean["val"]),
+            "candidates": [{**c, "members": list(c["members"])}
+                           for c in choice.candidates.head(10).to_dict(orient="records")]
+            if name == "ensemble" else None,
+            **figures(mean["val"], mean["tta_val"], mean["test"], mean["tta_test"])})
+    return rows
+
+
+def settings(args) -> dict:
+    """What a finished run kept under --checkpoint-dir must match to be reused."""
+    return {"data": str(args.data), "limit": args.limit, "epochs_scale": args.epochs_scale,
+            "amp": args.amp, "batch_size": args.batch_size, "full_size": args.full_size,
+            "patch_size": args.patch_size}
+
+
+def run_or_reuse(name: str, split, seed: int, args, device) -> dict:
+    """A finished run saved under --checkpoint-dir with the same settings, or a new run."""
+    done = args.checkpoint_dir / f"{name}_s{seed}.json" if args.checkpoint_dir else None
+    if done and done.is_file():
+        saved = json.loads(done.read_text())
+        if saved.get("settings") == settings(args):
+            print(f"{name} seed {seed}: finished before, kept ({done})")
+            return {**saved, "reused": True}
+    result = {**run_one(name, split, seed, args, device), "settings": settings(args)}
+    if done:
+        done.write_text(json.dumps(result, default=str))
+        shutil.rmtree(args.checkpoint_dir / f"{name}_s{seed}", ignore_errors=True)
+    return result
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path(os.environ.get(
+        "FAKEFACE_REAL_DATA", Path(__file__).resolve().parents[2] / "shared/data/real_and_fake_face_160")))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--runs", nargs="+", default=list(ATTEMPTS) + list(ENSEMBLES),
+                        help=f"of {list(ATTEMPTS) + list(ENSEMBLES)} (an ensemble averages the "
+                             "other runs of its seed)")
+    parser.add_argument("--epochs-scale", type=float, default=1.0)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--num-workers", type=int, default=0)
+    parser.add_argument("--image-size", dest="full_size", type=int, default=None,
+                        help="full resolution (default: the widest image of the data)")
+    parser.add_argument("--patch-size", type=int, default=None,
+                        help="patch side (default: 0.3 x full resolution, 48 px at 160)")
+    parser.add_argument("--amp", action="store_true",
+                        help="bf16 autocast (CUDA, or a CPU with AMX / AVX512-BF16)")
+    parser.add_argument("--limit", type=int, default=None, help="use only N images (a dry run)")
+    parser.add_argument("--checkpoint-dir", type=Path, default=None,
+                        help="checkpoint every epoch under DIR/RUN_sSEED and resume from there "
+                             "when rerun; a finished run is kept as DIR/RUN_sSEED.json")
+    parser.add_argument("--out", type=Path,
+                        default=Path(__file__).with_name("results") / "honest_detection.json")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not (args.data / "training_real").is_dir():
+        print(f"Skipped: no real dataset at {args.data} (pass --data PATH or set FAKEFACE_REAL_DATA)")
+        return 0
+    unknown = set(args.runs) - set(ATTEMPTS) - set(ENSEMBLES)
+    if unknown:
+        raise SystemExit(f"unknown runs {sorted(unknown)}; choose from {list(ATTEMPTS) + list(ENSEMBLES)}")
+    device = get_device()
+    split = canonical_split(index_dataset(args.data, validate=False))
+    if args.limit:
+        split = split.groupby("split", group_keys=False).sample(
+            frac=min(1.0, args.limit / len(split)), random_state=0)
+    split = split.sort_values(["label", "filename"]).reset_index(drop=True)  # the loaders' order
+    args.full_size = args.full_size or int(split["width"].max())
+    args.patch_size = args.patch_size or max(16, round(0.3 * args.full_size))
+    if args.checkpoint_dir:
+        args.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    record = {"benchmark": "real_series", "suite": "honest_detection",
+              "command": " ".join([Path(sys.executable).name] + sys.argv),
+              "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "machine": machine(device), "data": str(args.data), "n_images": len(split),
+              "amp": args.amp, "channels_last": False, "full_size": args.full_size,
+              "patch_size": args.patch_size, "limit": args.limit,
+              "split_sizes": split["split"].value_counts().to_dict(), "runs": []}
+    start = time.perf_counter()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    for seed in args.seeds:
+        for name in [n for n in args.runs if n in ATTEMPTS]:
+            save(record, [run_or_reuse(name, split, seed, args, device)], args.out, start)
+        rows = ensemble_runs(record["runs"], split, seed)
+        save(record, [r for r in rows if r["run"] in args.runs], args.out, start)
+    return 0
+
+
+def save(record: dict, runs: list[dict], out: Path, start: float) -> None:
+    """Add runs to the record and rewrite the file (a run cut short keeps what it finished)."""
+    record["runs"] += runs
+    record["elapsed_seconds"] = time.perf_counter() - start
+    out.write_text(json.dumps(record, indent=1, default=str))
+    for run in runs:
+        print(f"{run['run']:18s} seed {run['seed']}: acc {run['accuracy']:.3f} "
+              f"auc {run['roc_auc']:.3f} val {run['val_accuracy']:.3f} "
+              f"({run['train_seconds']:.0f} s)", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

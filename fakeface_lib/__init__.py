@@ -28,7 +28,7 @@ _API = {
     "colab": ("checkpoint_plan", "in_colab", "results_dir"),
     "config": ("MODEL1_RECIPE", "MODEL2_1_RECIPE", "MODEL2_2_RECIPE", "RECIPES", "TrainConfig"),
     "data": ("canonical_split", "index_dataset", "split_dataset"),
-    "diagnostics": ("diagnose_collapse", "first_step_effect"),
+    "diagnostics": ("collapse_verdict", "diagnose_collapse", "first_step_effect"),
     "download": ("download_dataset",),
     "duplicates": ("find_duplicates", "leak_report"),
     "evaluation": ("by_difficulty", "by_region", "compute_metrics", "majority_baseline", "predict",

@@ -11,7 +11,7 @@ layer with very many inputs per unit.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -112,3 +112,38 @@ def first_step_effect(model: nn.Module, images: torch.Tensor, labels: torch.Tens
             "dead_before": float((pre_before.amax(0) <= 0).float().mean()),
             "dead_after": float((pre_after.amax(0) <= 0).float().mean()),
             "loss_before": loss.item()}
+
+
+def overfitting(history: Sequence[Mapping[str, float]], min_gap: float = 0.1) -> dict | None:
+    """The evidence of overfitting in a history, or None when the curves do not show it.
+
+    Overfitting: the last training accuracy ends ``min_gap`` or more above the best validation
+    accuracy, and the validation loss has risen since its lowest epoch.
+    """
+    best = max(history, key=lambda row: row["val_acc"])
+    lowest = min(history, key=lambda row: row["val_loss"])
+    gap = history[-1]["train_acc"] - best["val_acc"]
+    rising = history[-1]["val_loss"] > lowest["val_loss"]
+    if gap < min_gap or not rising:
+        return None
+    return {"gap": gap, "train_acc": history[-1]["train_acc"], "best_val_acc": best["val_acc"],
+            "lowest_val_loss_epoch": lowest["epoch"], "epochs": len(history)}
+
+
+def collapse_verdict(found: dict, history: Sequence[Mapping[str, float]]) -> str:
+    """What ``diagnose_collapse``'s figures and a run's curves say, in one Markdown sentence."""
+    if found["collapsed"]:
+        return ("**This run has collapsed**: one answer for every image, so its curves show no "
+                "overfitting, only a constant guess.")
+    if found["one_class_share"] >= ONE_CLASS_SHARE:
+        return ("This run gives one answer for every validation image, although its probabilities "
+                "still vary from image to image: not a full collapse, and no detector either.")
+    seen = overfitting(history)
+    if seen is None:
+        return ("This run answers by the image and its curves show no overfitting: the training "
+                "accuracy does not run away from the validation accuracy, or the validation loss "
+                "has not turned up.")
+    return (f"This run answers by the image, and its curves show **overfitting**: training "
+            f"accuracy ends at {seen['train_acc']:.1%}, {100 * seen['gap']:.1f} points above its best "
+            f"validation accuracy, and the validation loss was lowest at epoch "
+            f"{seen['lowest_val_loss_epoch']} of {seen['epochs']}.")

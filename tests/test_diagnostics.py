@@ -66,3 +66,30 @@ def test_adams_first_step_moves_every_weight_by_the_learning_rate():
     assert adam["preact_shift"] > small["preact_shift"] > 0
     assert adam["inputs_per_unit"] == 12 and 0 <= adam["dead_after"] <= 1
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # a copy trained
+
+
+def curves(train_acc, val_acc, val_loss):
+    return [{"epoch": e + 1, "train_acc": t, "val_acc": v, "val_loss": loss}
+            for e, (t, v, loss) in enumerate(zip(train_acc, val_acc, val_loss))]
+
+
+def test_overfitting_needs_a_gap_and_a_rising_validation_loss():
+    from fakeface_lib.diagnostics import overfitting
+
+    seen = overfitting(curves([0.6, 0.8, 0.95], [0.6, 0.62, 0.6], [0.68, 0.66, 0.75]))
+    assert seen["gap"] == pytest.approx(0.33) and seen["lowest_val_loss_epoch"] == 2
+    assert overfitting(curves([0.6, 0.8, 0.95], [0.6, 0.62, 0.6], [0.7, 0.68, 0.66])) is None
+    assert overfitting(curves([0.6, 0.65, 0.66], [0.6, 0.62, 0.6], [0.68, 0.66, 0.75])) is None
+
+
+def test_collapse_verdict_names_what_the_figures_show():
+    from fakeface_lib.diagnostics import collapse_verdict
+
+    dead = {"collapsed": True, "one_class_share": 1.0}
+    flat = {"collapsed": False, "one_class_share": 1.0}
+    alive = {"collapsed": False, "one_class_share": 0.6}
+    run = curves([0.6, 0.8, 0.95], [0.6, 0.62, 0.6], [0.68, 0.66, 0.75])
+    assert "collapsed" in collapse_verdict(dead, run)
+    assert "one answer for every validation image" in collapse_verdict(flat, run)
+    assert "**overfitting**" in collapse_verdict(alive, run) and "epoch 2 of 3" in collapse_verdict(alive, run)
+    assert "no overfitting" in collapse_verdict(alive, run[:1])

@@ -230,6 +230,55 @@ def leak_table(runs: list[dict]) -> list[str]:
     return out
 
 
+# The lessons' controls (notebooks 01-03): each table changes one thing against a recipe.
+LESSONS = [
+    ("Model 2.1's collapse and its remedy (notebook 02)",
+     "The report's recipe (Adam, lr 0.001) against a tenth of its learning rate, the same network "
+     "and budget. A collapsed run answers one class for every image: its balanced accuracy is "
+     "50 % and its ROC AUC 0.5.",
+     ["model2_1@bf16-CPU", "model2_1_lr1e-4@bf16-CPU"]),
+    ("Model 2.1 to 2.2, one change at a time (notebook 03)",
+     "Adam without augmentation (Model 2.1), AdaDelta at lr 0.1 without augmentation (the "
+     "control), AdaDelta with the report's augmentation (Model 2.2): each row changes one thing.",
+     ["model2_1@bf16-CPU", "model2_adadelta_noaug@bf16-CPU", "model2_2@bf16-CPU"]),
+    ("The report's optimizer trials on Model 1 (notebook 01)",
+     "Model 1 at its recipe's budget of 10 epochs; only the optimizer, or its weight decay, "
+     "differs. \"weight norm\": the Euclidean norm of all the trained weights.",
+     ["model1@bf16-CPU", "model1_sgd@bf16-CPU", "model1_adadelta@bf16-CPU",
+      "model1_adam_l2@bf16-CPU", "model1_adamw@bf16-CPU"]),
+]
+
+
+def lessons_section(runs: list[dict]) -> list[str]:
+    """The lessons' comparisons, from the combined runs (newest measurement of each seed)."""
+    by_run = _by_run(runs)
+    out = ["## The lessons' controls on real photographs", "",
+           "Each table takes its rows from the runs above (the newest measurement of each seed); "
+           "the comparison is made on validation, the test figures are measured once. Each file's "
+           "section below gives its command.", ""]
+    for title, caption, names in LESSONS:
+        present = [n for n in names if n in by_run]
+        if len(present) < 2:
+            continue
+        out += [f"### {title}", "", caption, "",
+                "| run | seeds | epoch-1 training loss | best epoch | val accuracy | test accuracy "
+                "| balanced accuracy | ROC AUC | weight norm |",
+                "|---|---|---|---|---|---|---|---|---|"]
+        for name in present:
+            group = by_run[name]
+            first = [r["train_loss_by_epoch"][0] for r in group if r.get("train_loss_by_epoch")]
+            norm = [r["weight_norm"] for r in group if r.get("weight_norm") is not None]
+            val = pct([r["val_accuracy"] for r in group]) if all(map(has_val, group)) else "n/a"
+            out.append(
+                f"| {group[0]['title']} | {len(group)} | {num(first) if first else 'n/a'} "
+                f"| {', '.join(str(r.get('best_epoch')) for r in group)} of {group[0]['epochs']} "
+                f"| {val} | {pct([r['accuracy'] for r in group])} "
+                f"| {pct([r['balanced_accuracy'] for r in group])} | {num([r['roc_auc'] for r in group])} "
+                f"| {num(norm, 1) if norm else 'n/a'} |")
+        out.append("")
+    return out if len(out) > 5 else []
+
+
 def with_precision_in_titles(record: dict) -> dict:
     """Runs trained under bf16 autocast get their own row: never averaged with fp32 seeds."""
     if not record.get("amp"):
@@ -465,7 +514,7 @@ def main() -> int:
                             "Every run below, one row per recipe (mean ± standard deviation over "
                             "seeds); the sections after this one give each file's command.", ""]
                          + combined + ["", DIFFICULTY_CAPTION, ""] + difficulty_table(real_runs)
-                         + [""] + leak_table(real_runs))
+                         + [""] + leak_table(real_runs) + lessons_section(real_runs))
     (HERE / "results.md").write_text("\n".join(sections))
     if readme_rows and README.exists():
         text = README.read_text()

@@ -110,9 +110,10 @@ def test_report_lists_every_model(smoke_run):
 def test_quiz_notebook_pits_a_simulated_student_against_the_chosen_network(smoke_run):
     """Under the runner nobody clicks: notebook 06's simulated student answers, beside the run
     chosen on validation from those 01-04 saved, and the report shows both scores."""
-    executed = (smoke_run / "06_spot_the_fake.ipynb").read_text()
-    assert "chosen on validation" in executed and "stand-in" not in executed
-    assert "The simulated student answered" in executed
+    executed = json.loads((smoke_run / "06_spot_the_fake.ipynb").read_text())
+    printed = "".join("".join(o.get("text", "")) for c in executed["cells"] for o in c.get("outputs", []))
+    assert "chosen on validation" in printed and "stand-in" not in printed
+    assert "The simulated student answered" in printed
     assert list((smoke_run / "results" / "smoke-demo").glob("quiz_*/quiz_*_simulated-student.csv"))
     report = (smoke_run / "report.md").read_text()
     assert re.search(r"^\*\*Spot the fake \(notebook 06, quiz [0-9a-f]{8}, \d+ test faces\):\*\* "

@@ -15,6 +15,9 @@ from fakeface_lib import download
 from fakeface_lib.models import WeightsUnavailableError, build_resnet18
 
 
+FALLBACK_NOTE = "No pretrained weights ({reason}): continuing with weights=None, random initial weights."
+
+
 def check_weights_reachable(url: str) -> None:
     """Fail fast, before torch prints a download line, when the weights at ``url`` are neither
     in the torch hub cache nor reachable (WeightsUnavailableError)."""
@@ -25,20 +28,31 @@ def check_weights_reachable(url: str) -> None:
             f"{host} cannot be reached and they are not in the torch hub cache ({cached.parent})")
 
 
-def load_resnet18_or_fallback(weights: str | None = "DEFAULT", **kwargs) -> tuple[nn.Module, bool]:
-    """build_resnet18, falling back to random weights when the pretrained ones cannot be had.
+def resnet18_weights_or_none(weights: str | None = "DEFAULT") -> str | None:
+    """``weights`` if torchvision can load them (cached, or their host answers), else None.
 
-    Checks first (``check_weights_reachable``) that the weights are cached or their host answers,
-    so offline it fails over in seconds. Returns (model, pretrained); prints one line when it
-    falls back. ``kwargs`` go to build_resnet18.
+    What to pass to ``torchvision.models.resnet18(weights=...)``: offline it says why in one
+    line, in seconds, and the network starts from random weights instead.
     """
-    try:
-        if weights is not None:
-            from torchvision.models import ResNet18_Weights
+    if weights is None:
+        return None
+    from torchvision.models import ResNet18_Weights
 
-            check_weights_reachable(ResNet18_Weights.verify(weights).url)
-        return build_resnet18(weights=weights, **kwargs), weights is not None
+    try:
+        check_weights_reachable(ResNet18_Weights.verify(weights).url)
     except WeightsUnavailableError as err:
-        print(f"No pretrained weights ({err.reason}): continuing with weights=None, "
-              "random initial weights.")
+        print(FALLBACK_NOTE.format(reason=err.reason))
+        return None
+    return weights
+
+
+def load_resnet18_or_fallback(weights: str | None = "DEFAULT", **kwargs) -> tuple[nn.Module, bool]:
+    """build_resnet18 with ``resnet18_weights_or_none(weights)``: random weights when the
+    pretrained ones cannot be had. Returns (model, pretrained); ``kwargs`` go to build_resnet18.
+    """
+    usable = resnet18_weights_or_none(weights)
+    try:
+        return build_resnet18(weights=usable, **kwargs), usable is not None
+    except WeightsUnavailableError as err:  # reachable, but the download failed on the way
+        print(FALLBACK_NOTE.format(reason=err.reason))
         return build_resnet18(weights=None, **kwargs), False

@@ -188,6 +188,20 @@ def test_unreachable_weights_fail_before_any_download(monkeypatch, tmp_path, cap
     check_weights_reachable(url)  # cached: no probe needed
 
 
+def test_weights_or_none_says_what_torchvision_can_load(monkeypatch, tmp_path, capsys):
+    from fakeface_lib.pretrained import resnet18_weights_or_none
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))  # nothing cached
+    monkeypatch.setattr("fakeface_lib.download.is_online", lambda host: False)
+    assert resnet18_weights_or_none(None) is None and capsys.readouterr().out == ""
+    assert resnet18_weights_or_none("DEFAULT") is None
+    assert "No pretrained weights" in capsys.readouterr().out
+    monkeypatch.setattr("fakeface_lib.download.is_online", lambda host: True)
+    assert resnet18_weights_or_none("IMAGENET1K_V1") == "IMAGENET1K_V1"
+    with pytest.raises(KeyError):  # torchvision's own check of the name
+        resnet18_weights_or_none("NO_SUCH_WEIGHTS")
+
+
 def test_model_code_does_not_probe_the_network():
     code = ("import sys; from fakeface_lib.models import build_model, build_resnet18; "
             "build_model('model1'); build_resnet18(weights=None); "

@@ -261,7 +261,7 @@ def lessons_section(runs: list[dict]) -> list[str]:
         if len(present) < 2:
             continue
         out += [f"### {title}", "", caption, "",
-                "| run | seeds | epoch-1 training loss | best epoch | val accuracy | test accuracy "
+                "| run | seeds | epoch-1 training loss | best epoch of epochs trained | val accuracy | test accuracy "
                 "| balanced accuracy | ROC AUC | weight norm |",
                 "|---|---|---|---|---|---|---|---|---|"]
         for name in present:
@@ -271,7 +271,8 @@ def lessons_section(runs: list[dict]) -> list[str]:
             val = pct([r["val_accuracy"] for r in group]) if all(map(has_val, group)) else "n/a"
             out.append(
                 f"| {group[0]['title']} | {len(group)} | {num(first) if first else 'n/a'} "
-                f"| {', '.join(str(r.get('best_epoch')) for r in group)} of {group[0]['epochs']} "
+                f"| {', '.join(str(r.get('best_epoch')) for r in group)} of "
+                f"{', '.join(str(len(r.get('val_accuracy_by_epoch') or []) or r['epochs']) for r in group)} "
                 f"| {val} | {pct([r['accuracy'] for r in group])} "
                 f"| {pct([r['balanced_accuracy'] for r in group])} | {num([r['roc_auc'] for r in group])} "
                 f"| {num(norm, 1) if norm else 'n/a'} |")

@@ -73,11 +73,12 @@ def test_lessons_tables_set_each_control_beside_its_recipe(mr):
     collapsed = [dict(_run("model2_1@bf16-CPU", s, test=0.534, val=0.53, title="Model 2.1"),
                       train_loss_by_epoch=[28.0, 0.7], weight_norm=900.0) for s in range(3)]
     remedy = [dict(_run("model2_1_lr1e-4@bf16-CPU", 0, test=0.6, val=0.62, title="lr 1e-4"),
-                   train_loss_by_epoch=[1.35, 0.6], weight_norm=400.0)]
+                   train_loss_by_epoch=[1.35, 0.6], weight_norm=400.0,
+                   val_accuracy_by_epoch=[0.6, 0.62, 0.61, 0.6, 0.59, 0.58, 0.57])]
     lines = mr.lessons_section(collapsed + remedy)
     assert "### Model 2.1's collapse and its remedy (notebook 02)" in lines
     rows = [line for line in lines if line.startswith("| Model 2.1 |") or line.startswith("| lr 1e-4 |")]
-    assert rows[0].startswith("| Model 2.1 | 3 | 28.000 ± 0.000 | 5, 5, 5 of 10 | 53.0 ± 0.0 %")
-    assert rows[1].startswith("| lr 1e-4 | 1 | 1.350 | 5 of 10 | 62.0 %") and rows[1].endswith("| 400.0 |")
+    assert rows[0].startswith("| Model 2.1 | 3 | 28.000 ± 0.000 | 5, 5, 5 of 10, 10, 10 | 53.0 ± 0.0 %")
+    assert rows[1].startswith("| lr 1e-4 | 1 | 1.350 | 5 of 7 | 62.0 %")  # stopped early and rows[1].endswith("| 400.0 |")
     assert not any("optimizer trials" in line for line in lines)  # fewer than two of its runs
     assert mr.lessons_section(collapsed) == []

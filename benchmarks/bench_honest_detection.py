@@ -61,7 +61,7 @@ import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_real_series import machine  # noqa: E402  (the same machine record)
+from bench_real_series import REAL_DATA, machine, no_real_data  # noqa: E402  (shared with it)
 
 from fakeface_lib.checkpoints import CHECKPOINT_NAME, run_folder  # noqa: E402
 from fakeface_lib.config import MODEL1_RECIPE  # noqa: E402
@@ -270,8 +270,7 @@ def run_or_reuse(name: str, split, seed: int, args, device) -> dict:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path(os.environ.get(
-        "FAKEFACE_REAL_DATA", Path(__file__).resolve().parents[2] / "shared/data/real_and_fake_face_160")))
+    parser.add_argument("--data", type=Path, default=REAL_DATA)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--runs", nargs="+", default=list(ATTEMPTS) + list(ENSEMBLES),
                         help=f"of {list(ATTEMPTS) + list(ENSEMBLES)} (an ensemble averages the "
@@ -296,8 +295,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if not (args.data / "training_real").is_dir():
-        print(f"Skipped: no real dataset at {args.data} (pass --data PATH or set FAKEFACE_REAL_DATA)")
+    if no_real_data(args.data):
         return 0
     unknown = set(args.runs) - set(ATTEMPTS) - set(ENSEMBLES)
     if unknown:

@@ -260,10 +260,22 @@ def machine(device: torch.device) -> dict:
             "torch_threads": torch.get_num_threads()}
 
 
+# The 160x160 copy of the real dataset: --data, FAKEFACE_REAL_DATA, or beside the repository.
+REAL_DATA = Path(os.environ.get(
+    "FAKEFACE_REAL_DATA", Path(__file__).resolve().parents[2] / "shared/data/real_and_fake_face_160"))
+
+
+def no_real_data(path: Path) -> bool:
+    """True, with a line saying so, when ``path`` holds no real dataset (the benchmark skips)."""
+    if (path / "training_real").is_dir():
+        return False
+    print(f"Skipped: no real dataset at {path} (pass --data PATH or set FAKEFACE_REAL_DATA)")
+    return True
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path(os.environ.get(
-        "FAKEFACE_REAL_DATA", Path(__file__).resolve().parents[2] / "shared/data/real_and_fake_face_160")))
+    parser.add_argument("--data", type=Path, default=REAL_DATA)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--runs", nargs="+", default=DEFAULT_RUNS, help=f"of {list(SERIES) + list(ATTEMPTS) + list(LESSONS)}")
     parser.add_argument("--attempts", action="store_true", help="also run the accuracy attempts")
@@ -286,8 +298,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if not (args.data / "training_real").is_dir():
-        print(f"Skipped: no real dataset at {args.data} (pass --data PATH or set FAKEFACE_REAL_DATA)")
+    if no_real_data(args.data):
         return 0
     device = get_device()
     frame = index_dataset(args.data, validate=False)

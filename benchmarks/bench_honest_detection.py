@@ -63,114 +63,37 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_real_series import REAL_DATA, machine, no_real_data  # noqa: E402  (shared with it)
 
-from fakeface_lib.checkpoints import CHECKPOINT_NAME, run_folder  # noqa: E402
-from fakeface_lib.config import MODEL1_RECIPE  # noqa: E402
 from fakeface_lib.data import canonical_split, index_dataset  # noqa: E402
 from fakeface_lib.ensemble import average_predictions, choose_ensemble  # noqa: E402
-from fakeface_lib.evaluation import by_difficulty, compute_metrics, predict  # noqa: E402
-from fakeface_lib.forensics import ResidualInput, residual_spread  # noqa: E402
-from fakeface_lib.loaders import make_loaders  # noqa: E402
-from fakeface_lib.models import Model1  # noqa: E402
-from fakeface_lib.patches import (  # noqa: E402
-    PatchNet, choose_pooling, image_predictions, make_patch_loaders, patch_probs,
-    thresholds_from_half,
+from fakeface_lib.evaluation import by_difficulty, compute_metrics  # noqa: E402
+from fakeface_lib.honest import (  # noqa: E402
+    ATTEMPTS, full_resolution, model_size, patch_side, run_attempt,
 )
 from fakeface_lib.scores import log_loss, predictions_from_probs  # noqa: E402
-from fakeface_lib.training import fit  # noqa: E402
-from fakeface_lib.utils import count_parameters, get_device, seed_everything  # noqa: E402
+from fakeface_lib.utils import count_parameters, get_device  # noqa: E402
 
-# name: (title, kind, recipe, options). image_size "full": the data's own side.
-ATTEMPTS = {
-    "model1_128": ("Model 1 at 128 px (reference)", "image", MODEL1_RECIPE, {"image_size": 128}),
-    "model1_full": ("Model 1 at full resolution", "image", MODEL1_RECIPE, {"image_size": "full"}),
-    "model1_residual": ("Model 1 at full resolution on the SRM noise residual", "image",
-                        MODEL1_RECIPE, {"image_size": "full", "residual": "srm"}),
-    "patches": ("Region patch net, image score pooled on validation", "patch", MODEL1_RECIPE, {}),
-    "patches_residual": ("Region patch net on the SRM noise residual", "patch", MODEL1_RECIPE,
-                         {"residual": "srm"}),
-}
 ENSEMBLES = {"ensemble": "Ensemble of the attempts, members chosen on validation",
              "ensemble_all": "Ensemble of all the attempts (mean, no choice)"}
-SPREAD_IMAGES = 256  # training images the residual's scale is measured on
-
-
-def train_images(loaders, kind: str) -> torch.Tensor:
-    """Up to SPREAD_IMAGES normalised training images (or their patches), for the residual scale."""
-    dataset = loaders["train"].dataset
-    images = dataset.images[::max(1, len(dataset.images) // SPREAD_IMAGES)]  # fakes and reals
-    if kind == "patch":
-        images = images.flatten(0, 1)
-    return dataset.preprocessing.transform()(images)
-
-
-def image_size(kind: str, opts: dict, args) -> int | None:
-    """The side an image run's model takes (None for patch runs)."""
-    if kind != "image":
-        return None
-    return args.full_size if opts["image_size"] == "full" else opts["image_size"]
-
-
-def build(kind: str, opts: dict, split, seed: int, args):
-    """The loaders and the model of one attempt (the residual scaled on training images)."""
-    if kind == "image":
-        size = image_size(kind, opts, args)
-        loaders = make_loaders(split, batch_size=args.batch_size, image_size=size,
-                               num_workers=args.num_workers, seed=seed, progress=False)
-        model = Model1(image_size=size)
-    else:
-        loaders = make_patch_loaders(split, batch_size=args.batch_size,
-                                     patch_size=args.patch_size, seed=seed,
-                                     num_workers=args.num_workers, progress=False)
-        model = PatchNet()
-    scale = None
-    if opts.get("residual"):
-        scale = round(1 / residual_spread(train_images(loaders, kind), opts["residual"]), 3)
-        model = ResidualInput(model, opts["residual"], scale=scale)
-    return loaders, model, scale
-
-
-def predict_split(model, loaders, split: str, kind: str, device, pooling=None):
-    """(plain, flip-TTA) predictions frames of one split, and for patches the (pooling,
-    threshold, scores) chosen on this split unless ``pooling`` gives the first two."""
-    if kind == "image":
-        return predict(model, loaders[split], device), predict(model, loaders[split], device,
-                                                               tta=True), None
-    dataset = loaders[split].dataset
-    probs = patch_probs(model, dataset, device)
-    tta = patch_probs(model, dataset, device, tta=True)
-    pooling = pooling or choose_pooling(probs, dataset.frame, thresholds=thresholds_from_half())
-    return (image_predictions(probs, dataset.frame, *pooling[:2]),
-            image_predictions(tta, dataset.frame, *pooling[:2]), pooling)
-
-
-def train(name: str, model, loaders, cfg, args, device):
-    """fit() with checkpoints under --checkpoint-dir; returns the history and whether it resumed."""
-    ckpt_dir = args.checkpoint_dir / f"{name}_s{cfg.seed}" if args.checkpoint_dir else None
-    before = set(ckpt_dir.glob(f"*/{CHECKPOINT_NAME}")) if ckpt_dir else set()
-    history = fit(model, loaders, cfg, device=device, progress=False,
-                  checkpoint_dir=ckpt_dir, resume=ckpt_dir is not None)
-    resumed = bool(ckpt_dir) and run_folder(ckpt_dir, history.identity) / CHECKPOINT_NAME in before
-    return history, resumed
 
 
 def run_one(name: str, split, seed: int, args, device) -> dict:
-    title, kind, recipe, opts = ATTEMPTS[name]
-    seed_everything(seed)
-    epochs = max(1, round(recipe.num_epochs * args.epochs_scale))
-    cfg = dataclasses.replace(recipe, num_epochs=epochs, seed=seed, amp=args.amp,
+    spec = ATTEMPTS[name]
+    epochs = max(1, round(spec.recipe.num_epochs * args.epochs_scale))
+    cfg = dataclasses.replace(spec.recipe, num_epochs=epochs, seed=seed, amp=args.amp,
                               amp_dtype="bfloat16", batch_size=args.batch_size)
-    loaders, model, scale = build(kind, opts, split, seed, args)
-    history, resumed = train(name, model, loaders, cfg, args, device)
-    val, val_tta, pooling = predict_split(model, loaders, "val", kind, device)  # chosen here
-    test, test_tta, _ = predict_split(model, loaders, "test", kind, device, pooling)
+    ckpt_dir = args.checkpoint_dir / f"{name}_s{seed}" if args.checkpoint_dir else None
+    run = run_attempt(name, split, cfg, full_size=args.full_size, patch_size=args.patch_size,
+                      device=device, checkpoint_dir=ckpt_dir, progress=False,
+                      num_workers=args.num_workers)
+    history, model, kind, pooling = run.history, run.model, spec.kind, run.pooling
     chosen = history[history.best_epoch - 1]
     record = {
-        "run": name, "title": title, "kind": kind, "seed": seed, "epochs": epochs,
-        "image_size": image_size(kind, opts, args),
+        "run": name, "title": spec.title, "kind": kind, "seed": seed, "epochs": epochs,
+        "image_size": model_size(spec, args.full_size),
         "patch_size": args.patch_size if kind == "patch" else None,
-        "residual": opts.get("residual"), "residual_scale": scale, "augment": None, "crop": None,
+        "residual": spec.residual, "residual_scale": run.residual_scale, "augment": None, "crop": None,
         "protocol": "honest", "tta": False, "params": count_parameters(model),
-        "train_seconds": sum(h["seconds"] for h in history), "resumed": resumed,
+        "train_seconds": sum(h["seconds"] for h in history), "resumed": run.resumed,
         "weight_norm": float(torch.sqrt(sum((p.detach().float() ** 2).sum()
                                             for p in model.parameters()))),
         "stopped_early": history.stopped_early, "best_epoch": history.best_epoch,
@@ -184,13 +107,13 @@ def run_one(name: str, split, seed: int, args, device) -> dict:
                       val_accuracy_by_epoch=[h["val_acc"] for h in history],
                       val_loss_by_epoch=[h["val_loss"] for h in history])
     else:  # epochs are chosen on the patches; the pooling, and what is compared, on the images
-        record.update(val_accuracy=compute_metrics(val)["accuracy"], val_loss=log_loss(val),
+        record.update(val_accuracy=compute_metrics(run.val)["accuracy"], val_loss=log_loss(run.val),
                       val_patch_accuracy=chosen["val_acc"], val_patch_loss=chosen["val_loss"],
                       val_patch_accuracy_by_epoch=[h["val_acc"] for h in history],
                       val_patch_loss_by_epoch=[h["val_loss"] for h in history],
                       pooling=pooling[0], threshold=pooling[1],
                       val_by_pooling={k: list(v) for k, v in pooling[2].items()})
-    return {**record, **figures(val, val_tta, test, test_tta)}
+    return {**record, **figures(run.val, run.val_tta, run.test, run.test_tta)}
 
 
 def figures(val, val_tta, test, test_tta) -> dict:
@@ -306,8 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         split = split.groupby("split", group_keys=False).sample(
             frac=min(1.0, args.limit / len(split)), random_state=0)
     split = split.sort_values(["label", "filename"]).reset_index(drop=True)  # the loaders' order
-    args.full_size = args.full_size or int(split["width"].max())
-    args.patch_size = args.patch_size or max(16, round(0.3 * args.full_size))
+    args.full_size = args.full_size or full_resolution(split)
+    args.patch_size = args.patch_size or patch_side(args.full_size)
     if args.checkpoint_dir:
         args.checkpoint_dir.mkdir(parents=True, exist_ok=True)
     # Its own benchmark name: make_results_md.py folds "real_series" runs into the choice of the

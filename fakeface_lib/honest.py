@@ -20,14 +20,18 @@ import torch
 from torch import nn
 
 from fakeface_lib.checkpoints import CHECKPOINT_NAME, run_folder
+from fakeface_lib.colab import checkpoint_plan
 from fakeface_lib.config import MODEL1_RECIPE, TrainConfig
-from fakeface_lib.evaluation import predict
+from fakeface_lib.ensemble import EnsembleChoice
+from fakeface_lib.evaluation import compute_metrics, predict
 from fakeface_lib.forensics import ResidualInput, residual_spread
 from fakeface_lib.loaders import make_loaders
-from fakeface_lib.models import Model1
+from fakeface_lib.models import Model1, build_resnet18, resnet18_param_groups
 from fakeface_lib.patches import (PatchNet, choose_pooling, image_predictions,
                                   make_patch_loaders, patch_probs, thresholds_from_half)
-from fakeface_lib.training import fit
+from fakeface_lib.scores import validation_key
+from fakeface_lib.training import fit, make_optimizer
+from fakeface_lib.transforms import IMAGENET_MEAN, IMAGENET_STD
 from fakeface_lib.utils import seed_everything
 
 SPREAD_IMAGES = 256  # training images the residual's scale is measured on
@@ -36,8 +40,8 @@ PATCH_FRACTION = 0.3  # a patch's side against the full resolution: 48 px at 160
 
 @dataclasses.dataclass(frozen=True)
 class Attempt:
-    """One attempt: an image model (Model 1 at ``image_size``: 128 or "full") or the region
-    patch net ("patch"), on the image or on its ``residual`` ("srm")."""
+    """One attempt: an image model (Model 1 at ``image_size``: 128 or "full"), the region patch
+    net ("patch"), on the image or on its ``residual`` ("srm"), or ResNet18 ("resnet18")."""
 
     title: str
     kind: str  # "image" or "patch"
@@ -56,9 +60,19 @@ ATTEMPTS = {
                                 residual="srm"),
 }
 
+# Not among ATTEMPTS (the benchmark's runs): ImageNet's weights cannot be reached everywhere, so
+# notebook 06 runs it only when asked. Fine-tuned as in notebook 04: the new head at the recipe's
+# lr, the backbone 10x slower, mild augmentation, ImageNet's normalisation.
+IMAGENET_ATTEMPT = Attempt("ResNet18 fine-tuned from ImageNet at full resolution", "resnet18",
+                           "full", recipe=TrainConfig(num_epochs=10, lr=1e-3, optimizer="adam",
+                                                      batch_size=32, amp=True))
+BACKBONE_LR_FACTOR = 0.1
 
-def attempt(name: str) -> Attempt:
-    """``ATTEMPTS[name]``, with an error that lists the names."""
+
+def attempt(name: str | Attempt) -> Attempt:
+    """``ATTEMPTS[name]`` (an Attempt passes through), with an error that lists the names."""
+    if isinstance(name, Attempt):
+        return name
     if name not in ATTEMPTS:
         raise ValueError(f"Unknown attempt {name!r}; choose from {list(ATTEMPTS)}.")
     return ATTEMPTS[name]
@@ -79,7 +93,7 @@ def patch_side(full_size: int) -> int:
 
 def model_size(spec: Attempt, full_size: int) -> int | None:
     """The side an image attempt's model takes (None for patch attempts)."""
-    if spec.kind != "image":
+    if spec.kind == "patch":
         return None
     return full_size if spec.image_size == "full" else spec.image_size
 
@@ -95,9 +109,17 @@ def _training_inputs(loaders: dict, kind: str) -> torch.Tensor:
 
 def build_attempt(spec: Attempt, split_df: pd.DataFrame, *, seed: int, full_size: int,
                   patch_size: int | None = None, batch_size: int = 32, num_workers: int = 0,
-                  progress: bool | None = False) -> tuple[dict, nn.Module, float | None]:
+                  progress: bool | None = False, weights: str | None = None,
+                  ) -> tuple[dict, nn.Module, float | None]:
     """(loaders, model, residual scale) of one attempt; the scale (None without a residual)
-    gives the residual unit spread on training images only."""
+    gives the residual unit spread on training images only. ``weights``: ResNet18's
+    (``resnet18_weights_or_none`` gives what can be had)."""
+    if spec.kind == "resnet18":
+        size = model_size(spec, full_size)
+        loaders = make_loaders(split_df, batch_size=batch_size, image_size=size, augment="mild",
+                               mean=IMAGENET_MEAN, std=IMAGENET_STD, num_workers=num_workers,
+                               seed=seed, progress=progress)
+        return loaders, build_resnet18(weights=weights, progress=bool(progress)), None
     if spec.kind == "image":
         size = model_size(spec, full_size)
         loaders = make_loaders(split_df, batch_size=batch_size, image_size=size,
@@ -120,7 +142,7 @@ def predict_attempt(model: nn.Module, loaders: dict, split: str, kind: str,
     """(plain, flip-TTA) predictions frames of one split, and for patches the (pooling,
     threshold, candidates) chosen on this split, unless ``pooling`` gives the first two (pass
     validation's when predicting test)."""
-    if kind == "image":
+    if kind != "patch":
         return (predict(model, loaders[split], device),
                 predict(model, loaders[split], device, tta=True), None)
     dataset = loaders[split].dataset
@@ -148,24 +170,94 @@ class AttemptRun:
     resumed: bool
 
 
-def run_attempt(name: str, split_df: pd.DataFrame, cfg: TrainConfig, *, full_size: int,
-                patch_size: int | None = None, device: torch.device | str | None = None,
-                checkpoint_dir=None, progress: bool = True, num_workers: int = 0,
-                fit_progress: bool | None = None) -> AttemptRun:
-    """Build, train (fit(), resumable under ``checkpoint_dir``), then predict validation, where
-    the choices are made, and test once. ``cfg`` gives the epochs, seed, batch size and AMP."""
+def run_attempt(name: str | Attempt, split_df: pd.DataFrame, cfg: TrainConfig, *,
+                full_size: int, patch_size: int | None = None,
+                device: torch.device | str | None = None, checkpoint_dir=None,
+                checkpoint_name: str | None = None, progress: bool = True, num_workers: int = 0,
+                weights: str | None = None) -> AttemptRun:
+    """Build, train, then predict validation, where the choices are made, and test once.
+
+    ``cfg`` gives the epochs, seed, batch size and AMP. Checkpoints (resumed when rerun): every
+    epoch under ``checkpoint_dir``, or where ``checkpoint_plan(checkpoint_name, ...)`` puts
+    them (on Colab: Drive when small enough); neither: none.
+    """
     spec = attempt(name)
-    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
     seed_everything(cfg.seed)  # the same initial weights for a seed, here and in the benchmark
     loaders, model, scale = build_attempt(spec, split_df, seed=cfg.seed, full_size=full_size,
                                           patch_size=patch_size, batch_size=cfg.batch_size,
-                                          num_workers=num_workers, progress=progress)
+                                          num_workers=num_workers, progress=progress,
+                                          weights=weights)
+    every = 1
+    if checkpoint_dir is None and checkpoint_name:
+        plan = checkpoint_plan(checkpoint_name, model, cfg)
+        checkpoint_dir, every = plan.dir, plan.every
+        if progress:
+            print(plan)
+    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    optimizer = None
+    if spec.kind == "resnet18":
+        optimizer = make_optimizer(resnet18_param_groups(
+            model, head_lr=cfg.lr, backbone_lr=cfg.lr * BACKBONE_LR_FACTOR), cfg)
     before = set(checkpoint_dir.glob(f"*/{CHECKPOINT_NAME}")) if checkpoint_dir else set()
-    history = fit(model, loaders, cfg, device=device,
-                  progress=progress if fit_progress is None else fit_progress,
-                  checkpoint_dir=checkpoint_dir, resume=checkpoint_dir is not None)
+    history = fit(model, loaders, cfg, device=device, progress=progress, optimizer=optimizer,
+                  checkpoint_dir=checkpoint_dir, checkpoint_every=every,
+                  resume=checkpoint_dir is not None)
     resumed = bool(checkpoint_dir) and run_folder(checkpoint_dir, history.identity) / CHECKPOINT_NAME in before
     val, val_tta, pooling = predict_attempt(model, loaders, "val", spec.kind, device)
     test, test_tta, _ = predict_attempt(model, loaders, "test", spec.kind, device, pooling)
     return AttemptRun(name, spec, model, history, val, val_tta, test, test_tta, pooling, scale,
                       resumed)
+
+
+def attempts_table(runs: dict[str, AttemptRun], ensemble: EnsembleChoice | None = None) -> pd.DataFrame:
+    """One row per attempt (and the ensemble): validation figures, which chose, then test.
+
+    ``chosen`` marks the row with the best validation accuracy, then ROC AUC (the test columns
+    play no part in it): the one whose test figures are the answer to "how far".
+    """
+    rows = {}
+    for name, run in runs.items():
+        rows[name] = {"attempt": run.spec.title, "val": run.val, "test": run.test,
+                      "choices": (f"best epoch {run.history.best_epoch}" + (
+                          f", {run.pooling[0]} pooling, fake from {run.pooling[1]:g}"
+                          if run.pooling else ""))}
+    if ensemble is not None:
+        rows["ensemble"] = {"attempt": "Ensemble, members chosen on validation",
+                            "val": ensemble.val_preds, "test": ensemble.test_preds,
+                            "choices": " + ".join(ensemble.members)}
+    table = []
+    for name, row in rows.items():
+        val, test = compute_metrics(row["val"]), compute_metrics(row["test"])
+        table.append({"name": name, "attempt": row["attempt"], "choices": row["choices"],
+                      "val_accuracy": val["accuracy"], "val_roc_auc": val["roc_auc"],
+                      "test_accuracy": test["accuracy"],
+                      "test_balanced_accuracy": test["balanced_accuracy"],
+                      "test_roc_auc": test["roc_auc"], "n_test": test["n"],
+                      "key": validation_key(row["val"])})
+    frame = pd.DataFrame(table).set_index("name")
+    frame["chosen"] = False
+    if len(frame):
+        frame.loc[max(frame.index, key=lambda n: frame.loc[n, "key"]), "chosen"] = True
+    return frame.drop(columns="key")
+
+
+def plot_attempts(table: pd.DataFrame, baseline: float | None = None):
+    """Validation beside test accuracy per attempt (the chosen one starred), with the majority
+    baseline: what the choice saw against what it got."""
+    import matplotlib.pyplot as plt
+
+    labels = [f"{'* ' if row.chosen else ''}{name}" for name, row in table.iterrows()]
+    y = range(len(table))
+    fig, ax = plt.subplots(figsize=(7, 0.5 * len(table) + 1.2))
+    ax.barh([i + 0.2 for i in y], table["val_accuracy"], 0.4, label="validation (chooses)")
+    ax.barh([i - 0.2 for i in y], table["test_accuracy"], 0.4, label="test (reported)")
+    if baseline is not None:
+        ax.axvline(baseline, color="grey", linestyle="--", label="always the majority class")
+    ax.set_yticks(list(y), labels)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("accuracy")
+    ax.legend(loc="lower right", fontsize="small")
+    ax.set_title("How far honest detection goes (* chosen on validation)")
+    fig.tight_layout()
+    return fig

@@ -82,3 +82,30 @@ def test_lessons_tables_set_each_control_beside_its_recipe(mr):
     assert rows[1].startswith("| lr 1e-4 | 1 | 1.350 | 5 of 7 | 62.0 %")  # stopped early and rows[1].endswith("| 400.0 |")
     assert not any("optimizer trials" in line for line in lines)  # fewer than two of its runs
     assert mr.lessons_section(collapsed) == []
+
+
+def _honest(name, seed, test, val, kind="image", **extra):
+    return {**_run(name, seed, test=test, val=val), "kind": kind, **extra}
+
+
+def test_honest_detection_is_chosen_on_validation_and_says_what_validation_chose(mr):
+    pooling = {f"{p}@{t}": [0.6, 0.6] for p in ("max", "mean") for t in (0.5, 0.6)}
+    runs = []
+    for s in range(3):
+        runs += [_honest("model1_128", s, test=0.66, val=0.60),                    # best on test
+                 _honest("patches", s, test=0.58, val=0.64, kind="patch", pooling="max",
+                         threshold=0.6, val_by_pooling=pooling),                   # best on validation
+                 _honest("ensemble", s, test=0.62, val=0.63, kind="ensemble",
+                         members=["model1_128", "patches"], best_epoch=None)]
+    for run in runs:
+        run["extra_choices"] = mr.extra_choices(run, runs)
+    assert runs[1]["extra_choices"] == "pooling and threshold among 4 (max@0.6)"
+    assert runs[2]["extra_choices"] == "members among 1 subsets (model1_128 + patches)"
+    assert runs[0]["extra_choices"] is None
+    section = "\n".join(mr.honest_section({"runs": runs, "full_size": 160, "patch_size": 48}))
+    assert "all 3 seed(s): patches**" in section and "test accuracy 58.0 ± 0.0 %" in section
+    assert "is not reached: the highest mean test accuracy of any attempt is 66.0 ± 0.0 %" in section
+    assert "| patches | 3 | epoch 5, max@0.6; epoch 5, max@0.6; epoch 5, max@0.6 | 64.0 ± 0.0 % | 6.0 ± 0.0 pts |" in section
+    [line, _] = mr.best_leak_free(runs)
+    assert "chosen on validation: patches**" in line
+    assert "also chose the pooling and threshold (seed by seed: pooling and threshold among 4" in line

@@ -1,0 +1,125 @@
+"""The honest-detection attempts of notebook 06 and bench_honest_detection: what each builds, that
+a run is reproducible from its seed and resumes from its checkpoints, and that the table
+chooses on validation only."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import pytest
+import torch
+
+from fakeface_lib.config import MODEL1_RECIPE
+from fakeface_lib.data import index_dataset
+from fakeface_lib.ensemble import choose_ensemble
+from fakeface_lib.forensics import ResidualInput
+from fakeface_lib.honest import (
+    ATTEMPTS, IMAGENET_ATTEMPT, attempt, attempts_table, build_attempt, full_resolution,
+    model_size, patch_side, plot_attempts, run_attempt,
+)
+from fakeface_lib.models import Model1
+from fakeface_lib.patches import PatchNet
+from fakeface_lib.splitting import split_dataset
+from fakeface_lib.utils import count_parameters
+
+ONE_EPOCH = dataclasses.replace(MODEL1_RECIPE, num_epochs=1, batch_size=16, seed=3)
+
+
+@pytest.fixture(scope="module")
+def small_split(demo_root):
+    frame = split_dataset(index_dataset(demo_root))
+    return (frame.groupby(["split", "label"], group_keys=False).head(6)
+            .sort_values(["label", "filename"]).reset_index(drop=True))
+
+
+def test_full_resolution_and_patch_side(small_split):
+    assert full_resolution(small_split) == 128  # the demo images' side
+    assert full_resolution(small_split, max_size=96) == 96
+    assert full_resolution(pd.DataFrame({"width": [600, 160]})) == 600
+    assert patch_side(160) == 48 and patch_side(320) == 96 and patch_side(20) == 16
+    with pytest.raises(ValueError, match="width"):
+        full_resolution(pd.DataFrame({"path": ["a.jpg"]}))
+
+
+def test_attempt_names_and_sizes():
+    assert attempt("patches") is ATTEMPTS["patches"]
+    assert attempt(IMAGENET_ATTEMPT) is IMAGENET_ATTEMPT
+    with pytest.raises(ValueError, match="model1_full"):
+        attempt("model1_fulll")
+    assert model_size(ATTEMPTS["model1_128"], 160) == 128
+    assert model_size(ATTEMPTS["model1_full"], 160) == 160
+    assert model_size(ATTEMPTS["patches"], 160) is None
+    assert model_size(IMAGENET_ATTEMPT, 320) == 320
+
+
+def test_build_attempt_gives_each_attempt_its_input(small_split):
+    loaders, model, scale = build_attempt(ATTEMPTS["model1_full"], small_split, seed=0,
+                                          full_size=96, batch_size=4)
+    assert isinstance(model, Model1) and model.image_size == 96 and scale is None
+    assert next(iter(loaders["val"]))[0].shape[1:] == (3, 96, 96)
+
+    loaders, model, scale = build_attempt(ATTEMPTS["model1_residual"], small_split, seed=0,
+                                          full_size=64, batch_size=4)
+    assert isinstance(model, ResidualInput) and model.model.image_size == 64
+    assert scale > 0  # measured on training images: the residual gets unit spread there
+    residual = model.highpass(next(iter(loaders["train"]))[0])
+    assert 0.3 < float(residual.std()) < 3
+
+    loaders, model, scale = build_attempt(ATTEMPTS["patches"], small_split, seed=0,
+                                          full_size=128, batch_size=4)
+    assert isinstance(model, PatchNet)
+    assert loaders["val"].dataset.images.shape[1:3] == (4, 3)  # four regions, RGB
+    assert loaders["val"].dataset.images.shape[-1] == patch_side(128)
+
+    loaders, model, _ = build_attempt(IMAGENET_ATTEMPT, small_split, seed=0, full_size=64,
+                                      batch_size=4, weights=None)
+    assert model.fc.out_features == 2 and count_parameters(model) > 11_000_000
+    assert loaders["val"].dataset.preprocessing.mean == pytest.approx((0.485, 0.456, 0.406))
+
+
+def test_run_attempt_is_reproducible_and_resumes(small_split, tmp_path):
+    first = run_attempt("model1_residual", small_split, ONE_EPOCH, full_size=64,
+                        checkpoint_dir=tmp_path / "ck", progress=False)
+    again = run_attempt("model1_residual", small_split, ONE_EPOCH, full_size=64,
+                        checkpoint_dir=tmp_path / "ck", progress=False)
+    fresh = run_attempt("model1_residual", small_split, ONE_EPOCH, full_size=64, progress=False)
+    assert not first.resumed and again.resumed and not fresh.resumed
+    for run in (again, fresh):  # the same seed, the same weights: the same predictions
+        assert torch.allclose(torch.tensor(run.test["prob_fake"].to_numpy()),
+                              torch.tensor(first.test["prob_fake"].to_numpy()), atol=1e-6)
+    assert list(first.val["filename"]) == list(small_split.query("split == 'val'")["filename"])
+    assert first.pooling is None
+
+
+def test_patch_run_chooses_its_pooling_on_validation(small_split):
+    run = run_attempt("patches", small_split, ONE_EPOCH, full_size=128, progress=False)
+    pooling, threshold, candidates = run.pooling
+    assert pooling in ("max", "mean") and 0 < threshold < 1
+    assert f"{pooling}@{threshold:g}" in candidates
+    assert len(run.test) == (small_split["split"] == "test").sum()
+
+
+def test_attempts_table_chooses_on_validation_only(small_split):
+    runs = {name: run_attempt(name, small_split, ONE_EPOCH, full_size=64, progress=False)
+            for name in ("model1_128", "model1_full")}
+    good, bad = runs["model1_128"], runs["model1_full"]
+    # the 128 px run is made perfect on validation and useless on test, the other the reverse
+    good.val = good.val.assign(pred=good.val["label"], prob_fake=1.0 - good.val["label"])
+    good.test = good.test.assign(pred=1 - good.test["label"], prob_fake=good.test["label"] * 1.0)
+    bad.val = bad.val.assign(pred=1 - bad.val["label"], prob_fake=bad.val["label"] * 1.0)
+    bad.test = bad.test.assign(pred=bad.test["label"], prob_fake=1.0 - bad.test["label"])
+    table = attempts_table(runs)
+    assert table["chosen"].tolist() == [True, False]  # validation chose; test would say otherwise
+    assert table.loc["model1_128", "test_accuracy"] == 0.0
+    assert table.loc["model1_full", "test_accuracy"] == 1.0
+    assert table.loc["model1_128", "choices"] == "best epoch 1"
+
+    choice = choose_ensemble({n: r.val for n, r in runs.items()},
+                             {n: r.test for n, r in runs.items()}, min_members=2)
+    with_ensemble = attempts_table(runs, choice)
+    assert list(with_ensemble.index) == ["model1_128", "model1_full", "ensemble"]
+    assert with_ensemble.loc["ensemble", "choices"] == "model1_128 + model1_full"
+    assert with_ensemble["chosen"].sum() == 1
+    fig = plot_attempts(with_ensemble, baseline=0.5)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()][0] == "* model1_128"

@@ -52,11 +52,11 @@ NOTEBOOKS = {
                                          ("model1", 192, 10, TRAIN_IMAGES)], 0),
 }
 # Drive use of notebooks bench_drive_budget.py has not measured yet (rerun it to replace these):
-# notebook 06 writes one answers CSV (about 1.2 kB for 18 faces in a smoke run) and a 0.4 kB summary,
-# and section 7's checkpoints that fit under DRIVE_CHECKPOINT_LIMIT, DRIVE_WRITES_PER_RUN (2) times
-# each (colab.checkpoint_size with Adam): Model 1 at 128 px 134.5 MB, each patch net 1.5 MB; the
-# 320 px runs' 839 MB stay on the runtime's disk.
-DRIVE_MB_NOT_MEASURED = {"06_spot_the_fake": 2 * 134.5 + 2 * 2 * 1.5}
+# notebook 06 writes one answers CSV (about 1.2 kB for 18 faces in a smoke run), a 0.4 kB summary,
+# and section 7's saved predictions: in a smoke run about 4.2 kB per frame of 25 images (about 165
+# bytes an image), four frames per attempt; on the 204-205 images of a real split, five attempts:
+# 5 x 4 x 205 x 165 B = 0.7 MB, counted as 1 MB for Drive's longer paths and the histories.
+DRIVE_MB_NOT_MEASURED = {"06_spot_the_fake": 1.0}
 START, END = "<!-- course-map:start -->", "<!-- course-map:end -->"
 
 

@@ -12,6 +12,9 @@ the score it takes to call an image fake); its test predictions are made once, w
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +33,9 @@ from fakeface_lib.models import Model1, build_resnet18, resnet18_param_groups
 from fakeface_lib.patches import (PatchNet, choose_pooling, image_predictions,
                                   make_patch_loaders, patch_probs, thresholds_from_half)
 from fakeface_lib.scores import validation_key
-from fakeface_lib.training import fit, make_optimizer
+from fakeface_lib.training import History, fit, make_optimizer
 from fakeface_lib.transforms import IMAGENET_MEAN, IMAGENET_STD
-from fakeface_lib.utils import seed_everything
+from fakeface_lib.utils import count_parameters, seed_everything
 
 SPREAD_IMAGES = 256  # training images the residual's scale is measured on
 PATCH_FRACTION = 0.3  # a patch's side against the full resolution: 48 px at 160, 96 at 320
@@ -155,11 +158,12 @@ def predict_attempt(model: nn.Module, loaders: dict, split: str, kind: str,
 
 @dataclasses.dataclass
 class AttemptRun:
-    """One trained attempt: its model (best epoch's weights), history, predictions and choices."""
+    """One trained attempt: its model (best epoch's weights; None when reloaded from its saved
+    results), history, predictions and choices."""
 
     name: str
     spec: Attempt
-    model: nn.Module
+    model: nn.Module | None
     history: Any  # training.History
     val: pd.DataFrame
     val_tta: pd.DataFrame
@@ -168,20 +172,32 @@ class AttemptRun:
     pooling: tuple | None  # (pooling, threshold, candidates) for patch attempts
     residual_scale: float | None
     resumed: bool
+    params: int = 0
 
 
 def run_attempt(name: str | Attempt, split_df: pd.DataFrame, cfg: TrainConfig, *,
                 full_size: int, patch_size: int | None = None,
                 device: torch.device | str | None = None, checkpoint_dir=None,
                 checkpoint_name: str | None = None, progress: bool = True, num_workers: int = 0,
-                weights: str | None = None) -> AttemptRun:
+                weights: str | None = None, results_dir=None) -> AttemptRun:
     """Build, train, then predict validation, where the choices are made, and test once.
 
     ``cfg`` gives the epochs, seed, batch size and AMP. Checkpoints (resumed when rerun): every
     epoch under ``checkpoint_dir``, or where ``checkpoint_plan(checkpoint_name, ...)`` puts
-    them (on Colab: Drive when small enough); neither: none.
+    them (on Colab: Drive when small enough); neither: none. ``results_dir``: a finished
+    attempt's predictions are saved there (a few kB), and a rerun with the same attempt,
+    recipe, sizes and images loads them instead of training again.
     """
     spec = attempt(name)
+    label = name if isinstance(name, str) else spec.kind
+    key = attempt_key(spec, split_df, cfg, full_size, patch_size)
+    if results_dir is not None:
+        saved = load_attempt(label, spec, results_dir, key)
+        if saved is not None:
+            if progress:
+                print(f"{label}: finished before with these settings; its results loaded from "
+                      f"{Path(results_dir)}")
+            return saved
     seed_everything(cfg.seed)  # the same initial weights for a seed, here and in the benchmark
     loaders, model, scale = build_attempt(spec, split_df, seed=cfg.seed, full_size=full_size,
                                           patch_size=patch_size, batch_size=cfg.batch_size,
@@ -205,8 +221,61 @@ def run_attempt(name: str | Attempt, split_df: pd.DataFrame, cfg: TrainConfig, *
     resumed = bool(checkpoint_dir) and run_folder(checkpoint_dir, history.identity) / CHECKPOINT_NAME in before
     val, val_tta, pooling = predict_attempt(model, loaders, "val", spec.kind, device)
     test, test_tta, _ = predict_attempt(model, loaders, "test", spec.kind, device, pooling)
-    return AttemptRun(name, spec, model, history, val, val_tta, test, test_tta, pooling, scale,
-                      resumed)
+    run = AttemptRun(label, spec, model, history, val, val_tta, test, test_tta, pooling, scale,
+                     resumed, count_parameters(model))
+    if results_dir is not None:
+        save_attempt(run, results_dir, key)
+    return run
+
+
+FRAMES = ("val", "val_tta", "test", "test_tta")
+
+
+def attempt_key(spec: Attempt, split_df: pd.DataFrame, cfg: TrainConfig, full_size: int,
+                patch_size: int | None) -> dict:
+    """What a saved attempt must match to be reused: the attempt, the recipe, the sizes, and the
+    images of every split (a digest of their file names)."""
+    images = "\n".join(sorted(f"{s}:{f}" for s, f in zip(split_df["split"], split_df["filename"])))
+    key = {"attempt": {**dataclasses.asdict(spec), "recipe": spec.recipe.to_dict()},
+           "cfg": cfg.to_dict(), "full_size": full_size,
+           "patch_size": (patch_size or patch_side(full_size)) if spec.kind == "patch" else None,
+           "images": hashlib.sha256(images.encode()).hexdigest()[:16]}
+    return json.loads(json.dumps(key))  # as it reads back from the file
+
+
+def save_attempt(run: AttemptRun, folder, key: dict) -> Path:
+    """The attempt's four predictions frames (CSV) and its record (JSON, written last, so a
+    record on disk always has its frames)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for frame in FRAMES:
+        getattr(run, frame).to_csv(folder / f"{run.name}_{frame}.csv", index=False)
+    pooling = run.pooling and [run.pooling[0], run.pooling[1],
+                               {k: list(v) for k, v in run.pooling[2].items()}]
+    record = {"key": key, "name": run.name, "history": list(run.history),
+              "best_epoch": run.history.best_epoch, "stopped_early": run.history.stopped_early,
+              "pooling": pooling, "residual_scale": run.residual_scale, "params": run.params}
+    path = folder / f"{run.name}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, default=float), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def load_attempt(name: str, spec: Attempt, folder, key: dict) -> AttemptRun | None:
+    """The attempt saved in ``folder`` by save_attempt, or None (none saved, or other settings)."""
+    path = Path(folder) / f"{name}.json"
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text(encoding="utf-8"))
+    if record.get("key") != key or not all((path.parent / f"{name}_{f}.csv").is_file() for f in FRAMES):
+        return None
+    history = History(record["history"], record["best_epoch"], record["stopped_early"])
+    frames = {f: pd.read_csv(path.parent / f"{name}_{f}.csv") for f in FRAMES}
+    pooling = record["pooling"] and (record["pooling"][0], record["pooling"][1],
+                                     {k: tuple(v) for k, v in record["pooling"][2].items()})
+    return AttemptRun(name, spec, None, history, frames["val"], frames["val_tta"], frames["test"],
+                      frames["test_tta"], pooling, record["residual_scale"], True, record["params"])
 
 
 def attempts_table(runs: dict[str, AttemptRun], ensemble: EnsembleChoice | None = None) -> pd.DataFrame:

@@ -65,7 +65,7 @@ def test_drive_stays_within_the_budget_and_model2_never_goes_there(colab_run):
     assert use.total_written <= DRIVE_WRITTEN_BUDGET, use.written
     assert use.left <= DRIVE_LEFT_BUDGET
     assert use.written["02_model2_1"] < 10 * 2**20  # results only: Model 2's state is local
-    assert 0 < use.written["06_spot_the_fake"] < 2**20  # the quiz's answers and summary: a few kB
+    assert 0 < use.written["06_spot_the_fake"] < 2**20  # the quiz's answers, summary and section 7's predictions: kB
     assert use.written["01_model1"] > 100 * 2**20  # Model 1's checkpoint does go to Drive
     checkpoints = base / "drive" / "fakeface" / "checkpoints"
     assert not any(p.name.startswith("model2_1") or p.name in ("model2_2", "model2_2_mild")

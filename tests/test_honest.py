@@ -123,3 +123,29 @@ def test_attempts_table_chooses_on_validation_only(small_split):
     assert with_ensemble["chosen"].sum() == 1
     fig = plot_attempts(with_ensemble, baseline=0.5)
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()][0] == "* model1_128"
+
+
+def test_a_finished_attempt_is_saved_and_reloaded_not_retrained(small_split, tmp_path):
+    folder = tmp_path / "honest"
+    first = run_attempt("patches", small_split, ONE_EPOCH, full_size=128, results_dir=folder,
+                        progress=False)
+    assert first.model is not None and not first.resumed
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["patches.json"] + [f"patches_{f}.csv" for f in ("val", "val_tta", "test", "test_tta")])
+    again = run_attempt("patches", small_split, ONE_EPOCH, full_size=128, results_dir=folder,
+                        progress=False)
+    assert again.model is None and again.resumed and again.params == first.params
+    assert again.pooling[:2] == first.pooling[:2] and again.pooling[2] == first.pooling[2]
+    assert again.history.best_epoch == first.history.best_epoch == 1
+    for frame in ("val", "test_tta"):
+        assert torch.allclose(torch.tensor(getattr(again, frame)["prob_fake"].to_numpy()),
+                              torch.tensor(getattr(first, frame)["prob_fake"].to_numpy()))
+    table = attempts_table({"patches": again})  # a reloaded run is compared like a fresh one
+    assert table.loc["patches", "test_accuracy"] == attempts_table({"patches": first}).loc[
+        "patches", "test_accuracy"]
+    other = run_attempt("patches", small_split, dataclasses.replace(ONE_EPOCH, seed=4),
+                        full_size=128, results_dir=folder, progress=False)
+    assert other.model is not None and not other.resumed  # another seed: trained, and saved over
+    (folder / "patches_val.csv").unlink()  # a record without its frames is not trusted
+    assert run_attempt("patches", small_split, dataclasses.replace(ONE_EPOCH, seed=4),
+                       full_size=128, results_dir=folder, progress=False).model is not None

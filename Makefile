@@ -8,6 +8,9 @@ STAMP  := $(VENV)/.installed-stamp
 # one), and Model 2 under mixed precision where the CPU computes bfloat16 natively (--amp): about
 # 10 minutes on 2 cores (606 and 611 s measured by benchmarks/bench_make_demo.py, with the lessons' controls).
 DEMO_EPOCHS_SCALE ?= 0.04
+# make test: pytest on TEST_WORKERS processes (pytest-xdist). The series' smoke run, the Colab
+# simulation and the solutions each stay on one worker (xdist_group), so none runs twice.
+TEST_WORKERS ?= 2
 
 .PHONY: demo test install smoke colab-check clean
 
@@ -25,7 +28,7 @@ demo: $(STAMP)
 # The whole suite; tests marked `registry` (would a Colab install keep Colab's packages?)
 # ask the package index and skip when it cannot be reached.
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 colab-check: $(STAMP)
 	$(PY) -m pytest -m registry -rA tests/test_colab_install.py

@@ -94,10 +94,14 @@ class CheckpointPlan:
 
     dir: Path | None
     every: int
-    where: str  # "drive" | "runtime disk" | "scratch" | "local" | "off"
+    where: str  # "drive" | "runtime disk" | "local" | "off" | "skipped" (large, under the runner)
     size: int  # bytes of one checkpoint, estimated
 
     def __str__(self) -> str:
+        if self.where == "skipped":
+            return (f"Checkpoints skipped: about {self.size / MiB:,.0f} MiB each, and the series "
+                    "runner deletes its scratch folder when the job ends, before anything could "
+                    "resume from them.")
         if self.dir is None:
             return "Checkpoints off: an interrupted run starts again from epoch 1."
         return (f"Checkpoints: about {self.size / MiB:,.0f} MiB every {self.every} epoch(s) in "
@@ -120,16 +124,18 @@ def checkpoint_plan(run_name: str, model, cfg, *, enabled: bool = True,
     DRIVE_WRITES_PER_RUN times (a replaced file stays in Drive's Trash, counting against the
     quota); a larger one goes to ``scratch_dir`` or the runtime's disk, every LOCAL_EVERY
     epochs: a kernel restart resumes it, a lost runtime retrains the run. Elsewhere small
-    checkpoints go to ``<local_root>/<run_name>`` every epoch, large ones to ``scratch_dir``
-    when the series runner gives one (it is deleted when the job ends).
+    checkpoints go to ``<local_root>/<run_name>`` every epoch, large ones every LOCAL_EVERY
+    epochs. ``scratch_dir`` is what the series runner gives: a folder deleted when its job ends,
+    and nothing in the job resumes a run, so large checkpoints are not written at all then
+    (Model 2's 2 GB each would only cost the job its time).
     """
     size = checkpoint_size(model, cfg.optimizer)
     if not enabled:
         return CheckpointPlan(None, cfg.num_epochs, "off", size)
     large = size > DRIVE_CHECKPOINT_LIMIT
     if large and scratch_dir is not None:
-        where, root, every = "scratch", Path(scratch_dir) / "checkpoints", LOCAL_EVERY
-    elif large and in_colab():
+        return CheckpointPlan(None, cfg.num_epochs, "skipped", size)
+    if large and in_colab():
         where, root, every = "runtime disk", colab_content() / "fakeface" / "checkpoints", LOCAL_EVERY
     elif in_colab():
         root, on_drive = _drive_or_local(Path("checkpoints"))

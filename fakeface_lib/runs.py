@@ -1,7 +1,7 @@
 """The run folders of the main job (``runs/<data>-<time>/``): how much disk they take, and pruning.
 
 One ``make demo`` writes about 450 MB, mostly Model 1's and ResNet18's checkpoints (Model 2's,
-about 2 GB each, go to a scratch folder the job deletes). Nothing else is deleted on its own:
+about 2 GB each, are not written under the runner: nothing in the job would resume them). Nothing else is deleted on its own:
 the runner says how much ``runs/`` holds, and ``python -m fakeface_lib prune --keep N`` removes
 the older runs.
 """

@@ -65,13 +65,19 @@ def test_model1_checkpoints_go_to_drive_twice_per_run_model2_stays_on_the_runtim
     assert "runtime disk" in str(big)
 
 
-def test_off_colab_small_checkpoints_every_epoch_large_ones_in_the_scratch_folder(tmp_path, monkeypatch):
+def test_off_colab_small_checkpoints_every_epoch_large_ones_skipped_under_the_runner(tmp_path, monkeypatch):
     monkeypatch.setattr(colab, "in_colab", lambda: False)
     cfg = TrainConfig(num_epochs=3)
     plan = colab.checkpoint_plan("tiny", nn.Linear(4, 2), cfg, local_root=tmp_path / "ckpt")
     assert plan.dir == tmp_path / "ckpt" / "tiny" and plan.every == 1 and plan.where == "local"
-    big = colab.checkpoint_plan("model2_1", Model2(), cfg, scratch_dir=tmp_path / "scratch")
-    assert big.dir == tmp_path / "scratch" / "checkpoints" / "model2_1" and big.every == 3
+    big = colab.checkpoint_plan("model2_1", Model2(), cfg, local_root=tmp_path / "ckpt")
+    assert big.dir == tmp_path / "ckpt" / "model2_1" and big.every == 3  # LOCAL_EVERY, capped
+    runner = colab.checkpoint_plan("model2_1", Model2(), cfg, scratch_dir=tmp_path / "scratch")
+    assert runner.dir is None and runner.where == "skipped" and not (tmp_path / "scratch").exists()
+    assert str(runner).startswith("Checkpoints skipped: about 2,0") and "deletes" in str(runner)
+    small = colab.checkpoint_plan("tiny", nn.Linear(4, 2), cfg, scratch_dir=tmp_path / "scratch",
+                                  local_root=tmp_path / "ckpt")
+    assert small.dir == tmp_path / "ckpt" / "tiny"  # small ones are kept in the run folder
     off = colab.checkpoint_plan("tiny", nn.Linear(4, 2), cfg, enabled=False)
     assert off.dir is None and str(off).startswith("Checkpoints off")
 

@@ -18,6 +18,8 @@ from fakeface_lib.results import load_runs
 sys.path.insert(0, str(Path(__file__).resolve().parent / "colab_sim"))
 from simulate import simulate_colab  # noqa: E402
 
+# One worker runs the simulation once (make test: -n 2); its module-scoped fixture serves all.
+pytestmark = pytest.mark.xdist_group("colab")
 GB = 1024**3
 DRIVE_WRITTEN_BUDGET, DRIVE_LEFT_BUDGET = 2 * GB, 1 * GB
 

@@ -89,6 +89,7 @@ def smoke_run(tmp_path_factory) -> Path:
     return run_series(RunOptions(data="demo", smoke=True, out=base / "run", data_dir=base / "data"))
 
 
+@pytest.mark.xdist_group("series")  # one worker runs the series once (make test: -n 2)
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SERIES)
 def test_notebook_executes_without_errors(smoke_run, name):
@@ -97,6 +98,7 @@ def test_notebook_executes_without_errors(smoke_run, name):
     assert not errors, f"{name}: {errors[0]['ename']}: {errors[0]['evalue']}"
 
 
+@pytest.mark.xdist_group("series")  # one worker runs the series once (make test: -n 2)
 @pytest.mark.slow
 def test_report_lists_every_model(smoke_run):
     report = (smoke_run / "report.md").read_text()
@@ -106,6 +108,7 @@ def test_report_lists_every_model(smoke_run):
     assert "NO (leaky)" in report, "the leaky protocol's run must be in the table, marked"
 
 
+@pytest.mark.xdist_group("series")  # one worker runs the series once (make test: -n 2)
 @pytest.mark.slow
 def test_quiz_notebook_pits_a_simulated_student_against_the_chosen_network(smoke_run):
     """Under the runner nobody clicks: notebook 06's simulated student answers, beside the run

@@ -97,6 +97,11 @@ class CheckpointPlan:
     where: str  # "drive" | "runtime disk" | "local" | "off" | "skipped" (large, under the runner)
     size: int  # bytes of one checkpoint, estimated
 
+    @property
+    def resume(self) -> bool:
+        """What to pass to ``fit(resume=...)``: whether there is a folder to resume from."""
+        return self.dir is not None
+
     def __str__(self) -> str:
         if self.where == "skipped":
             return (f"Checkpoints skipped: about {self.size / MiB:,.0f} MiB each, and the series "

@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 # CPU-sized epochs for the demo: each notebook's recipe (10, 20, 30 ...) times this factor, rounded,
 # at least 1 (every run 1 epoch, the leak's runs over the copies as many images as the honest
 # one), and Model 2 under mixed precision where the CPU computes bfloat16 natively (--amp): about
-# 10 minutes on 2 cores (606 and 611 s measured by benchmarks/bench_make_demo.py, with the lessons' controls).
+# 9 minutes on 2 cores (533 s measured by benchmarks/bench_make_demo.py: the lessons' controls and notebook 06's attempts included).
 DEMO_EPOCHS_SCALE ?= 0.04
 # make test: pytest on TEST_WORKERS processes (pytest-xdist). The series' smoke run, the Colab
 # simulation and the solutions each stay on one worker (xdist_group), so none runs twice.

@@ -23,7 +23,6 @@ import torch
 from torch import nn
 
 from fakeface_lib.checkpoints import CHECKPOINT_NAME, run_folder
-from fakeface_lib.colab import checkpoint_plan
 from fakeface_lib.config import MODEL1_RECIPE, TrainConfig
 from fakeface_lib.ensemble import EnsembleChoice
 from fakeface_lib.evaluation import compute_metrics, predict
@@ -79,6 +78,12 @@ def attempt(name: str | Attempt) -> Attempt:
     if name not in ATTEMPTS:
         raise ValueError(f"Unknown attempt {name!r}; choose from {list(ATTEMPTS)}.")
     return ATTEMPTS[name]
+
+
+def attempt_name(spec: Attempt) -> str:
+    """The name an attempt is saved under: its key in ATTEMPTS, "resnet18_imagenet", or its kind."""
+    known = {**ATTEMPTS, "resnet18_imagenet": IMAGENET_ATTEMPT}
+    return next((name for name, other in known.items() if other == spec), spec.kind)
 
 
 def full_resolution(frame: pd.DataFrame, max_size: int | None = None) -> int:
@@ -178,18 +183,17 @@ class AttemptRun:
 def run_attempt(name: str | Attempt, split_df: pd.DataFrame, cfg: TrainConfig, *,
                 full_size: int, patch_size: int | None = None,
                 device: torch.device | str | None = None, checkpoint_dir=None,
-                checkpoint_name: str | None = None, progress: bool = True, num_workers: int = 0,
-                weights: str | None = None, results_dir=None) -> AttemptRun:
+                progress: bool = True, num_workers: int = 0, weights: str | None = None,
+                results_dir=None) -> AttemptRun:
     """Build, train, then predict validation, where the choices are made, and test once.
 
-    ``cfg`` gives the epochs, seed, batch size and AMP. Checkpoints (resumed when rerun): every
-    epoch under ``checkpoint_dir``, or where ``checkpoint_plan(checkpoint_name, ...)`` puts
-    them (on Colab: Drive when small enough); neither: none. ``results_dir``: a finished
+    ``cfg`` gives the epochs, seed, batch size and AMP. ``checkpoint_dir``: a checkpoint every
+    epoch there, resumed when rerun (the benchmark's long runs). ``results_dir``: a finished
     attempt's predictions are saved there (a few kB), and a rerun with the same attempt,
     recipe, sizes and images loads them instead of training again.
     """
     spec = attempt(name)
-    label = name if isinstance(name, str) else spec.kind
+    label = name if isinstance(name, str) else attempt_name(spec)
     key = attempt_key(spec, split_df, cfg, full_size, patch_size)
     if results_dir is not None:
         saved = load_attempt(label, spec, results_dir, key)
@@ -203,12 +207,6 @@ def run_attempt(name: str | Attempt, split_df: pd.DataFrame, cfg: TrainConfig, *
                                           patch_size=patch_size, batch_size=cfg.batch_size,
                                           num_workers=num_workers, progress=progress,
                                           weights=weights)
-    every = 1
-    if checkpoint_dir is None and checkpoint_name:
-        plan = checkpoint_plan(checkpoint_name, model, cfg)
-        checkpoint_dir, every = plan.dir, plan.every
-        if progress:
-            print(plan)
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
     optimizer = None
     if spec.kind == "resnet18":
@@ -216,8 +214,7 @@ def run_attempt(name: str | Attempt, split_df: pd.DataFrame, cfg: TrainConfig, *
             model, head_lr=cfg.lr, backbone_lr=cfg.lr * BACKBONE_LR_FACTOR), cfg)
     before = set(checkpoint_dir.glob(f"*/{CHECKPOINT_NAME}")) if checkpoint_dir else set()
     history = fit(model, loaders, cfg, device=device, progress=progress, optimizer=optimizer,
-                  checkpoint_dir=checkpoint_dir, checkpoint_every=every,
-                  resume=checkpoint_dir is not None)
+                  checkpoint_dir=checkpoint_dir, resume=checkpoint_dir is not None)
     resumed = bool(checkpoint_dir) and run_folder(checkpoint_dir, history.identity) / CHECKPOINT_NAME in before
     val, val_tta, pooling = predict_attempt(model, loaders, "val", spec.kind, device)
     test, test_tta, _ = predict_attempt(model, loaders, "test", spec.kind, device, pooling)

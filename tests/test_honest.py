@@ -149,3 +149,15 @@ def test_a_finished_attempt_is_saved_and_reloaded_not_retrained(small_split, tmp
     (folder / "patches_val.csv").unlink()  # a record without its frames is not trusted
     assert run_attempt("patches", small_split, dataclasses.replace(ONE_EPOCH, seed=4),
                        full_size=128, results_dir=folder, progress=False).model is not None
+
+
+def test_an_attempt_passed_as_a_spec_is_saved_under_its_name(small_split, tmp_path):
+    from fakeface_lib.honest import attempt_name
+
+    assert attempt_name(IMAGENET_ATTEMPT) == "resnet18_imagenet"
+    assert attempt_name(ATTEMPTS["patches"]) == "patches"
+    cfg = dataclasses.replace(IMAGENET_ATTEMPT.recipe, num_epochs=1, batch_size=8, amp=False)
+    run = run_attempt(IMAGENET_ATTEMPT, small_split, cfg, full_size=32, results_dir=tmp_path,
+                      progress=False, weights=None)
+    assert run.name == "resnet18_imagenet" and (tmp_path / "resnet18_imagenet.json").is_file()
+    assert len(run.test) == (small_split["split"] == "test").sum()

@@ -59,16 +59,20 @@ def test_solutions_follow_the_series_convention(name):
             assert cell.outputs == [] and cell.execution_count is None, f"{name}: strip outputs"
 
 
+def test_one_solutions_notebook_per_chapter():
+    assert sorted(p.name for p in SOLUTIONS.glob("*_solutions.ipynb")) == [
+        f"{name}_solutions.ipynb" for name in CHAPTERS]
+
+
 @pytest.mark.slow
-def test_every_solution_runs_in_smoke_mode(tmp_path):
+@pytest.mark.parametrize("name", CHAPTERS)  # one test each: pytest -n 2 spreads them over workers
+def test_every_solution_runs_in_smoke_mode(tmp_path, name):
     from fakeface_lib.runner import RunOptions, run_series
 
-    notebooks = sorted(SOLUTIONS.glob("*_solutions.ipynb"))
-    assert len(notebooks) == len(CHAPTERS)
+    path = SOLUTIONS / f"{name}_solutions.ipynb"
     out = run_series(RunOptions(data="demo", smoke=True, out=tmp_path / "run",
-                                data_dir=tmp_path / "data", notebooks=notebooks))
-    for path in notebooks:
-        executed = nbformat.read(out / path.name, as_version=4)
-        errors = [o for c in executed.cells if c.cell_type == "code"
-                  for o in c.outputs if o.get("output_type") == "error"]
-        assert not errors, f"{path.name}: {errors[0]['ename']}"
+                                data_dir=tmp_path / "data", notebooks=[path]))
+    executed = nbformat.read(out / path.name, as_version=4)
+    errors = [o for c in executed.cells if c.cell_type == "code"
+              for o in c.outputs if o.get("output_type") == "error"]
+    assert not errors, f"{path.name}: {errors[0]['ename']}: {errors[0]['evalue']}"

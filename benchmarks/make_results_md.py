@@ -154,9 +154,13 @@ def best_leak_free(runs: list[dict], dates: dict[str, str] | None = None) -> lis
     if seeds < 3:
         more = [(n, g) for n, g in ranked if len(g) >= 3]
         if more:
+            extra_more = [r["extra_choices"] for r in more[0][1] if r.get("extra_choices")]
             line.append(f"One seed is good to about ±6.5 points; the best on validation over 3 or "
                         f"more seeds is {more[0][1][0]['title']} (val accuracy "
-                        f"{pct([r['val_accuracy'] for r in more[0][1]])}).")
+                        f"{pct([r['val_accuracy'] for r in more[0][1]])}"
+                        + (f", a figure that also chose the {extra_more[0].split(' among ')[0]}"
+                           if extra_more else "")
+                        + f"; test accuracy {pct([r['accuracy'] for r in more[0][1]])}).")
     among = (f"Chosen among {len(ranked)} run groups with validation figures"
              if len(ranked) > 1 else "The only run group with validation figures so far, so nothing "
              "to choose among yet")
@@ -287,12 +291,17 @@ def lessons_section(runs: list[dict]) -> list[str]:
 HONEST_AIM = 0.70  # issue #19's aim: test accuracy over three seeds, no pretrained weights
 
 
+def base_name(run: dict) -> str:
+    """A run's name without the precision suffix with_precision_in_titles gives it."""
+    return run["run"].split("@")[0]
+
+
 def extra_choices(run: dict, runs: list[dict]) -> str | None:
     """What a honest-detection run's validation figure chose beyond the epoch (None: nothing)."""
     if run.get("kind") == "patch" and run.get("val_by_pooling"):
         return (f"pooling and threshold among {len(run['val_by_pooling'])} "
                 f"({run['pooling']}@{run['threshold']:g})")
-    if run.get("kind") == "ensemble" and run["run"] == "ensemble":
+    if run.get("kind") == "ensemble" and base_name(run) == "ensemble":
         n = len({r["run"] for r in runs if r["seed"] == run["seed"] and r.get("kind") != "ensemble"})
         return f"members among {2 ** n - n - 1} subsets ({' + '.join(run['members'])})"
     return None
@@ -321,8 +330,8 @@ def honest_section(record: dict) -> list[str]:
         chosen = "; ".join(
             (f"epoch {r['best_epoch']}" if r.get("best_epoch") else "")
             + (f", {r['pooling']}@{r['threshold']:g}" if r.get("pooling") else "")
-            + (" + ".join(r["members"]) if r.get("members") and r["run"] == "ensemble" else "")
-            + ("all, no choice" if r["run"] == "ensemble_all" else "") for r in group)
+            + (" + ".join(r["members"]) if r.get("members") and base_name(r) == "ensemble" else "")
+            + ("all, no choice" if base_name(r) == "ensemble_all" else "") for r in group)
         out.append(
             f"| {group[0]['title']} | {len(group)} | {chosen} | {pct([r['val_accuracy'] for r in group])} "
             f"| {num([r['val_accuracy'] - r['accuracy'] for r in group], 1, 100.0, ' pts')} "

@@ -109,3 +109,8 @@ def test_honest_detection_is_chosen_on_validation_and_says_what_validation_chose
     [line, _] = mr.best_leak_free(runs)
     assert "chosen on validation: patches**" in line
     assert "also chose the pooling and threshold (seed by seed: pooling and threshold among 4" in line
+    suffixed = mr.with_precision_in_titles({"amp": True, "machine": {"device": "cpu"}, "runs": runs})
+    ensemble = next(r for r in suffixed["runs"] if r["run"] == "ensemble@bf16-CPU")
+    assert mr.extra_choices(ensemble, suffixed["runs"]).startswith("members among 1 subsets")
+    table = "\n".join(mr.honest_section({**suffixed, "full_size": 160, "patch_size": 48}))
+    assert "| 3 | model1_128 + patches; model1_128 + patches; model1_128 + patches |" in table

@@ -127,7 +127,7 @@ def checkpoint_plan(run_name: str, model, cfg, *, enabled: bool = True,
 
     On Colab a checkpoint of at most DRIVE_CHECKPOINT_LIMIT goes to Drive, written at most
     DRIVE_WRITES_PER_RUN times (a replaced file stays in Drive's Trash, counting against the
-    quota); a larger one goes to ``scratch_dir`` or the runtime's disk, every LOCAL_EVERY
+    quota); a larger one goes to the runtime's disk, every LOCAL_EVERY
     epochs: a kernel restart resumes it, a lost runtime retrains the run. Elsewhere small
     checkpoints go to ``<local_root>/<run_name>`` every epoch, large ones every LOCAL_EVERY
     epochs. ``scratch_dir`` is what the series runner gives: a folder deleted when its job ends,

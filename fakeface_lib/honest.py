@@ -46,7 +46,7 @@ class Attempt:
     net ("patch"), on the image or on its ``residual`` ("srm"), or ResNet18 ("resnet18")."""
 
     title: str
-    kind: str  # "image" or "patch"
+    kind: str  # "image", "patch" or "resnet18"
     image_size: int | str | None = None
     residual: str | None = None
     recipe: TrainConfig = MODEL1_RECIPE

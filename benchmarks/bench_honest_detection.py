@@ -70,7 +70,7 @@ from fakeface_lib.honest import (  # noqa: E402
     ATTEMPTS, full_resolution, model_size, patch_side, run_attempt,
 )
 from fakeface_lib.scores import log_loss, predictions_from_probs  # noqa: E402
-from fakeface_lib.utils import count_parameters, get_device  # noqa: E402
+from fakeface_lib.utils import get_device  # noqa: E402
 
 ENSEMBLES = {"ensemble": "Ensemble of the attempts, members chosen on validation",
              "ensemble_all": "Ensemble of all the attempts (mean, no choice)"}
@@ -92,7 +92,7 @@ def run_one(name: str, split, seed: int, args, device) -> dict:
         "image_size": model_size(spec, args.full_size),
         "patch_size": args.patch_size if kind == "patch" else None,
         "residual": spec.residual, "residual_scale": run.residual_scale, "augment": None, "crop": None,
-        "protocol": "honest", "tta": False, "params": count_parameters(model),
+        "protocol": "honest", "tta": False, "params": run.params,
         "train_seconds": sum(h["seconds"] for h in history), "resumed": run.resumed,
         "weight_norm": float(torch.sqrt(sum((p.detach().float() ** 2).sum()
                                             for p in model.parameters()))),

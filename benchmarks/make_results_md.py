@@ -505,6 +505,35 @@ def data_wait_section(record: dict) -> list[str]:
     return out + [""]
 
 
+def gpu_series_section(record: dict) -> list[str]:
+    """The notebook series at the full recipe on a lent GPU (bench_gpu_series.py via run_gpu.sh)."""
+    m = record.get("machine", {})
+    out = [f"## The series at the full recipe on a GPU ({m.get('device_name', '?')}, "
+           f"torch {m.get('torch', '?')})", ""] + header(record)
+    mode = "smoke mode" if record.get("smoke") else "the full recipe (every notebook's own EPOCHS)"
+    out += [f"Each notebook as a student runs it on Colab ({mode}; fresh machine, simulated Drive, "
+            "the 160 px copy as a Kaggle-layout zip). Busy share: the mean of nvidia-smi's "
+            "utilization.gpu sampled every 0.5 s; peak memory: torch's max_memory_reserved.", "",
+            "| notebook | status | wall (s) | GPU busy share | GPU peak reserved (MiB) | "
+            "Drive written (MB) |", "|---|---|---|---|---|---|"]
+    for nb in record["notebooks"]:
+        if nb.get("wall_seconds") is None:
+            out.append(f"| {nb['notebook']} | {nb['status']} | | | | |")
+            continue
+        busy, peak = nb.get("gpu_busy_share"), nb.get("gpu_peak_memory_reserved_bytes")
+        out.append(f"| {nb['notebook']} | {nb['status']} | {nb['wall_seconds']:.0f} | "
+                   f"{'n/a' if busy is None else f'{100 * busy:.0f} %'} | "
+                   f"{'n/a' if peak is None else f'{peak / 2**20:,.0f}'} | "
+                   f"{(nb.get('drive_bytes_written') or 0) / 1e6:.0f} |")
+    if record.get("note"):
+        out += ["", record["note"]]
+    for name, error in record.get("failures", {}).items():
+        out.append("")
+        out.append(f"{name}: {error}")
+    out += [""]
+    return out
+
+
 def course_map_section(rows: list[dict]) -> list[str]:
     """The README's course map and how its T4 times are estimated (benchmarks/course_map.py)."""
     out = ["## Course map: time on a T4 (estimated) and Drive use per notebook", "",
@@ -589,6 +618,8 @@ def main() -> int:
             sections += drive_budget_section(record)
         elif record.get("benchmark") == "data_wait":
             sections += data_wait_section(record)
+        elif record.get("benchmark") == "gpu_series" and record.get("notebooks"):
+            sections += gpu_series_section(record)
         else:
             sections += generic_section(path.stem, record)
     if course:

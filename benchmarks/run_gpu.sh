@@ -39,11 +39,11 @@ if [[ ${1:-} == --prepare ]]; then
     # What the runner and the notebooks import that the GPU image lacks, with every dependency
     # it lacks too (at the versions of this checkout's .venv, so the same ones the tests ran).
     names="asttokens beautifulsoup4 comm debugpy entrypoints executing fastjsonschema gdown imagehash
-           ipykernel ipython ipython-pygments-lexers jedi jsonschema jsonschema-specifications
-           jupyter-client jupyter-core kagglehub kagglesdk matplotlib-inline nbclient nbformat
+           ipykernel ipython ipython-pygments-lexers ipywidgets jedi jsonschema jsonschema-specifications
+           jupyter-client jupyter-core jupyterlab-widgets kagglehub kagglesdk matplotlib-inline nbclient nbformat
            nest-asyncio2 papermill parso pexpect platformdirs prompt-toolkit ptyprocess pure-eval
            pywavelets pyzmq referencing rpds-py soupsieve stack-data tenacity torchsummary tornado
-           traitlets ttach wcwidth"
+           traitlets ttach wcwidth widgetsnbextension"
     pins=$("$py" - $names <<'EOF'
 import importlib.metadata as md, sys
 for name in sys.argv[1:]:

@@ -119,8 +119,11 @@ def test_fused_adam_takes_the_same_steps_as_the_plain_one():
             opt.zero_grad()
             nn.functional.cross_entropy(model(x), y).backward()
             opt.step()
+    # Eval mode: every parameter has a real gradient (BatchNorm uses its running statistics, so
+    # the convolution's bias matters). The kernels differ by float32 rounding, a few ulps of
+    # weights about 1 per step; a different update rule would move weights by about lr = 1e-2.
     for pa, pb in zip(a.parameters(), b.parameters()):
-        torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(pa, pb, rtol=0, atol=1e-2 / 100)
 
 
 def test_autocast_on_cpu_only_in_bfloat16():
@@ -355,13 +358,24 @@ def test_a_loader_with_workers_is_iterated_once_per_epoch():
         assert model.seen == expected
 
 
+class NoZeroGradNet(TinyNet):
+    """TinyNet without the convolution's bias. Before a BatchNorm in training mode that bias's true
+    gradient is zero: what backward() computes for it is rounding noise, which Adam rescales into
+    steps of about lr of either sign, so two Adam kernels (fit()'s fused one, the plain one)
+    end far apart on it, by how each CPU rounds. Every parameter left has a real gradient."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features[0] = nn.Conv2d(3, 4, 3, padding=1, bias=False)
+
+
 def test_fits_first_epoch_is_the_plain_loop(noise_loaders):
-    """The loop of notebook 01, written out, gives fit()'s first epoch exactly (CPU)."""
+    """The loop of notebook 01, written out with torch.optim.Adam, gives fit()'s first epoch."""
     cfg = TrainConfig(num_epochs=1, lr=1e-2, seed=3)
     results = []
     for by_hand in (True, False):
         seed_everything(cfg.seed)
-        model = TinyNet()
+        model = NoZeroGradNet()
         noise_loaders["train"].generator.manual_seed(0)
         if not by_hand:
             history = fit(model, noise_loaders, cfg, device="cpu", progress=False)
@@ -383,6 +397,11 @@ def test_fits_first_epoch_is_the_plain_loop(noise_loaders):
             val_acc = (model(images).argmax(1) == labels).float().mean().item()
         results.append((total / n, val_acc, model.state_dict()))
     (hand_loss, hand_acc, hand_state), (fit_loss, fit_acc, fit_state) = results
-    assert hand_loss == pytest.approx(fit_loss, abs=1e-6) and hand_acc == fit_acc
-    diffs = {k: (hand_state[k] - fit_state[k]).abs().max().item() for k in hand_state}
-    assert max(diffs.values()) < 1e-4, diffs  # fused Adam rounds differently near a zero gradient
+    # fit()'s Adam is the fused kernel, the loop's the plain one: the same arithmetic in another
+    # order, a few float32 ulps apart per step (weights about 1, so ~1e-6 after two steps).
+    # Anything a wrong loop does (a step more or less, another batch order, another lr) moves
+    # some weight by about lr = 1e-2: a tolerance of lr / 100 tells the two apart on any CPU.
+    tolerance = cfg.lr / 100
+    assert hand_loss == pytest.approx(fit_loss, abs=tolerance) and hand_acc == fit_acc
+    diffs = {k: (hand_state[k].float() - fit_state[k].float()).abs().max().item() for k in hand_state}
+    assert max(diffs.values()) < tolerance, diffs

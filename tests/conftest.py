@@ -1,9 +1,11 @@
-"""Shared fixtures: tiny noise loaders, the generated demo dataset and, when present, the real
-160x160 copy."""
+"""Shared fixtures: tiny noise loaders, the generated demo dataset, the series executed once as
+on Colab, and, when present, the real 160x160 copy."""
 
 from __future__ import annotations
 
 import os
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -43,3 +45,58 @@ def real_root() -> Path:
     if not (REAL_DATA / "training_real").is_dir():
         pytest.skip(f"real data copy not found at {REAL_DATA} (set FAKEFACE_REAL_DATA)")
     return REAL_DATA
+
+
+@dataclass
+class ExecutedSeries:
+    """The series executed once in smoke mode on the demo data, as a student runs it on Colab."""
+
+    base: Path  # the simulation's folder: drive/, executed/, the ledgers
+    use: object  # simulate.DriveUse: the bytes each notebook wrote to Drive, and its wall time
+    executed: Path  # the executed notebooks, <stem>.ipynb
+    results: Path  # what the notebooks saved on Drive for one another (smoke-demo/)
+    report: Path  # report.md, written from those results as `make demo` writes it
+
+    def notebook(self, name: str) -> dict:
+        import json
+
+        return json.loads((self.executed / f"{name}.ipynb").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def executed_series(tmp_path_factory) -> ExecutedSeries:
+    """Every notebook of the series once, each on a fresh simulated Colab machine with Drive
+    mounted and checkpoints on (tests/colab_sim), then the series' report from what they saved.
+
+    ResNet18's ImageNet weights sit in the torch hub cache, as after a download (stand-in
+    weights: what is checked is the path notebook 04 takes, not ImageNet's features). Tests
+    that use it share one xdist group ("series"), so one worker runs it once.
+    """
+    import torch
+    import torchvision
+
+    from fakeface_lib.demo import make_demo_dataset
+    from fakeface_lib.report import write_report
+    from fakeface_lib.runner import RunOptions
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "colab_sim"))
+    from simulate import simulate_colab
+
+    base = tmp_path_factory.mktemp("colab")
+    make_demo_dataset(base / "data" / "demo")  # every machine downloads the same data
+    cache = base / "torch" / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    weights = torchvision.models.ResNet18_Weights.DEFAULT
+    torch.manual_seed(0)
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), cache / Path(weights.url).name)
+    saved = os.environ.get("TORCH_HOME")
+    os.environ["TORCH_HOME"] = str(base / "torch")  # the kernels inherit it
+    try:
+        params = {"DATA": "demo", "SMOKE": True, "CHECKPOINT": True, "DATA_DIR": str(base / "data")}
+        use = simulate_colab(base, params)
+    finally:
+        os.environ.pop("TORCH_HOME") if saved is None else os.environ.__setitem__("TORCH_HOME", saved)
+    results = base / "drive" / "fakeface" / "results"
+    report = write_report(base, results, opts=RunOptions(data="demo", smoke=True),
+                          timings=use.seconds)
+    return ExecutedSeries(base, use, base / "executed", results / "smoke-demo", report)

@@ -8,30 +8,21 @@ recipe's figure is worked out in benchmarks/results.md (bench_drive_budget.py).
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 from fakeface_lib.results import load_runs
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "colab_sim"))
-from simulate import simulate_colab  # noqa: E402
-
-# One worker runs the simulation once (make test: -n 2); its module-scoped fixture serves all.
-pytestmark = pytest.mark.xdist_group("colab")
+# The series runs once, in conftest.executed_series; its xdist group keeps it on one worker.
+pytestmark = pytest.mark.xdist_group("series")
 GB = 1024**3
 DRIVE_WRITTEN_BUDGET, DRIVE_LEFT_BUDGET = 2 * GB, 1 * GB
 
 
-@pytest.fixture(scope="module")
-def colab_run(tmp_path_factory):
-    from fakeface_lib.demo import make_demo_dataset
-
-    base = tmp_path_factory.mktemp("colab")
-    make_demo_dataset(base / "data" / "demo")  # every machine downloads the same data
-    params = {"DATA": "demo", "SMOKE": True, "CHECKPOINT": True, "DATA_DIR": str(base / "data")}
-    return base, simulate_colab(base, params)
+@pytest.fixture
+def colab_run(executed_series):
+    return executed_series.base, executed_series.use
 
 
 def _outputs(base: Path, name: str) -> str:

@@ -80,47 +80,54 @@ def test_ends_with_exercises(name):
     assert any("exercise" in m.lower() for m in markdown[-3:]), f"{name}: end with exercises"
 
 
-@pytest.fixture(scope="session")
-def smoke_run(tmp_path_factory) -> Path:
-    """The whole series, executed once in smoke mode on the demo data."""
-    from fakeface_lib.runner import RunOptions, run_series
-
-    base = tmp_path_factory.mktemp("series")
-    return run_series(RunOptions(data="demo", smoke=True, out=base / "run", data_dir=base / "data"))
-
-
 @pytest.mark.xdist_group("series")  # one worker runs the series once (make test: -n 2)
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SERIES)
-def test_notebook_executes_without_errors(smoke_run, name):
-    executed = json.loads((smoke_run / f"{name}.ipynb").read_text())
+def test_notebook_executes_without_errors(executed_series, name):
+    executed = executed_series.notebook(name)
     errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors, f"{name}: {errors[0]['ename']}: {errors[0]['evalue']}"
 
 
-@pytest.mark.xdist_group("series")  # one worker runs the series once (make test: -n 2)
+@pytest.mark.xdist_group("series")
 @pytest.mark.slow
-def test_report_lists_every_model(smoke_run):
-    report = (smoke_run / "report.md").read_text()
-    assert (smoke_run / "report.html").read_text().startswith("<!doctype html>")
+def test_report_lists_every_model(executed_series):
+    report = executed_series.report.read_text()
+    assert (executed_series.base / "report.html").read_text().startswith("<!doctype html>")
     for model in ("Model 1", "Model 2.1", "Model 2.2", "ResNet18"):
         assert re.search(rf"^\| {re.escape(model)}", report, re.M), f"report table lacks {model}"
     assert "NO (leaky)" in report, "the leaky protocol's run must be in the table, marked"
 
 
-@pytest.mark.xdist_group("series")  # one worker runs the series once (make test: -n 2)
+@pytest.mark.xdist_group("series")
 @pytest.mark.slow
-def test_quiz_notebook_pits_a_simulated_student_against_the_chosen_network(smoke_run):
-    """Under the runner nobody clicks: notebook 06's simulated student answers, beside the run
+def test_quiz_notebook_pits_a_simulated_student_against_the_chosen_network(executed_series):
+    """In smoke mode nobody clicks: notebook 06's simulated student answers, beside the run
     chosen on validation from those 01-04 saved, and the report shows both scores."""
-    executed = json.loads((smoke_run / "06_spot_the_fake.ipynb").read_text())
+    executed = executed_series.notebook("06_spot_the_fake")
     printed = "".join("".join(o.get("text", "")) for c in executed["cells"] for o in c.get("outputs", []))
     assert "chosen on validation" in printed and "stand-in" not in printed
     assert "The simulated student answered" in printed
-    assert list((smoke_run / "results" / "smoke-demo").glob("quiz_*/quiz_*_simulated-student.csv"))
-    report = (smoke_run / "report.md").read_text()
+    assert list(executed_series.results.glob("quiz_*/quiz_*_simulated-student.csv"))
+    report = executed_series.report.read_text()
     assert re.search(r"^\*\*Spot the fake \(notebook 06, quiz [0-9a-f]{8}, \d+ test faces\):\*\* "
                      r"simulated student \d+/\d+ = ", report, re.M), "the report lacks the quiz"
+
+
+@pytest.mark.xdist_group("series")
+@pytest.mark.slow
+def test_resnet18_notebook_fine_tunes_pretrained_weights_unedited(executed_series):
+    """Notebook 04's online path, run offline: the weights file sits in the torch hub cache, as
+    after a download (executed_series puts it there), and the notebook uses it (no fallback
+    notice, runs marked pretrained). The offline fallback is tests/test_models.py's."""
+    name = "04_resnet18_finetuning"
+    assert "No pretrained weights" not in (executed_series.executed / f"{name}.ipynb").read_text()
+    for run in ("resnet18_frozen", "resnet18_finetune"):
+        record = json.loads((executed_series.results / f"{run}.json").read_text())
+        assert record["pretrained"] is True, run
+        assert "no pretrained weights" not in record["title"], record["title"]
+    frozen = json.loads((executed_series.results / "resnet18_frozen.json").read_text())
+    assert frozen["params"] == 11_177_538 and frozen["trained"] == "head only"
 
 
 @pytest.mark.slow
@@ -138,32 +145,3 @@ def test_quiz_notebook_waits_for_the_student_when_interactive(tmp_path):
     outputs = [o for c in executed["cells"] for o in c.get("outputs", [])]
     assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
     assert not list((tmp_path / "results").rglob("quiz_*.csv")), "nothing saved before the end"
-
-
-@pytest.mark.slow
-def test_resnet18_notebook_fine_tunes_pretrained_weights_unedited(tmp_path, monkeypatch):
-    """Notebook 04's online path, run offline: the weights file sits in the torch hub cache,
-    as after a download, and the notebook uses it (no fallback notice, runs marked pretrained)."""
-    import torch
-    import torchvision
-
-    from fakeface_lib.runner import RunOptions, run_series
-
-    weights = torchvision.models.ResNet18_Weights.DEFAULT
-    cache = tmp_path / "torch" / "hub" / "checkpoints"
-    cache.mkdir(parents=True)
-    torch.manual_seed(0)  # stand-in weights: the test checks the path taken, not ImageNet features
-    torch.save(torchvision.models.resnet18(weights=None).state_dict(), cache / Path(weights.url).name)
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # the notebook's kernel inherits it
-
-    name = "04_resnet18_finetuning"
-    out = run_series(RunOptions(data="demo", smoke=True, out=tmp_path / "run",
-                                data_dir=tmp_path / "data",
-                                notebooks=[ROOT / "notebooks" / f"{name}.ipynb"]))
-    assert "No pretrained weights" not in (out / f"{name}.ipynb").read_text()
-    for run in ("resnet18_frozen", "resnet18_finetune"):
-        record = json.loads((out / "results" / "smoke-demo" / f"{run}.json").read_text())
-        assert record["pretrained"] is True, run
-        assert "no pretrained weights" not in record["title"], record["title"]
-    frozen = json.loads((out / "results" / "smoke-demo" / "resnet18_frozen.json").read_text())
-    assert frozen["params"] == 11_177_538 and frozen["trained"] == "head only"

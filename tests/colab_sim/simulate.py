@@ -20,6 +20,7 @@ HERE = Path(__file__).resolve().parent
 @dataclass
 class DriveUse:
     written: dict[str, int] = field(default_factory=dict)  # notebook -> bytes written to Drive
+    seconds: dict[str, float] = field(default_factory=dict)  # notebook -> its wall time
     left: int = 0  # bytes on Drive at the end
     unseen: list[str] = field(default_factory=list)  # files on Drive the ledger never saw written
 
@@ -95,6 +96,7 @@ def simulate_colab(base: Path, params: dict, notebooks: list[Path] | None = None
     drive, use = base / "drive", DriveUse()
     drive.mkdir(parents=True, exist_ok=True)
     for path in notebooks or series_notebooks():
-        use.written[path.stem] = run_on_fresh_machine(base, path, params, keep_machines).written
+        run = run_on_fresh_machine(base, path, params, keep_machines)
+        use.written[path.stem], use.seconds[path.stem] = run.written, run.seconds
     use.left, use.unseen = drive_state(base)
     return use

@@ -6,6 +6,7 @@ The widget that shows the faces is :mod:`fakeface_lib.quiz_widget`; this module 
 from __future__ import annotations
 
 import hashlib
+import html
 import os
 import re
 import warnings
@@ -35,7 +36,15 @@ class QuizFileError(ValueError):
 
 
 class QuizNotFinished(RuntimeError):
-    """Answers were asked for before every face of the quiz was answered."""
+    """Answers were asked for before every face of the quiz was answered.
+
+    Raised in the cell after the quiz, it stops *Run all* there (the cell fails, so Jupyter and
+    Colab run no further cell) but IPython shows only its message, as plain text: waiting for
+    the student is no crash, and a traceback would look like one.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [str(self)]  # what IPython shows in place of the traceback
 
 
 @dataclass(frozen=True)
@@ -196,6 +205,25 @@ def format_scores(scores: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     table = table.reindex([g for g in GROUPS if g in table.index])
     table.index.name = "faces"
     return table.fillna("")
+
+
+_CELL = "padding:3px 12px;border-bottom:1px solid #ccc;text-align:{align};white-space:nowrap"
+
+
+def scores_html(scores: Mapping[str, pd.DataFrame]) -> str:
+    """format_scores as an HTML table that is readable wherever it lands (a widget, a saved
+    notebook): every cell padded and ruled by its own inline style, no stylesheet needed."""
+    table = format_scores(scores)
+
+    def row(cells: Iterable[str], tag: str, first_align: str = "left") -> str:
+        return "<tr>" + "".join(
+            f'<{tag} style="{_CELL.format(align=first_align if i == 0 else "right")}">'
+            f"{html.escape(str(cell))}</{tag}>" for i, cell in enumerate(cells)) + "</tr>"
+
+    head = row([table.index.name, *table.columns], "th")
+    body = "".join(row([group, *cells], "td") for group, cells in zip(table.index, table.to_numpy()))
+    return (f'<table style="border-collapse:collapse;margin:6px 0"><thead>{head}</thead>'
+            f"<tbody>{body}</tbody></table>")
 
 
 def plot_scores(scores: Mapping[str, pd.DataFrame], ax=None):

@@ -1,10 +1,10 @@
-"""The quiz of notebook 06: drawing, scoring beside a network, CSV files, pooling a class, and the
-widget driven by clicks."""
+"""The quiz of notebook 06: drawing, scoring beside a network, CSV files and pooling a class (the
+widget that shows the faces: test_quiz_widget.py)."""
 
 from __future__ import annotations
 
 import math
-import warnings
+import re
 
 import numpy as np
 import pandas as pd
@@ -103,6 +103,19 @@ def test_score_overall_and_per_difficulty_hand_computed(quiz):
     assert table.loc["hard", "high"] == pytest.approx(0.5615, abs=1e-4)  # 0 of 3 still allows 56 %
     text = q.format_scores({"ana": table})
     assert text.loc["all", "ana"] == "14/20 = 70% (48%-85%)"
+
+
+def test_scores_html_is_a_padded_table_with_one_cell_per_score(quiz):
+    you = q.score(q.simulate_answers(quiz, accuracy=1.0))
+    net = q.score(q.simulate_answers(quiz, accuracy=0.0))
+    page = q.scores_html({"<b>ana</b>": you, "Model 1": net})
+    rows = re.findall(r"<tr>(.*?)</tr>", page)
+    cells = [re.findall(r"<t[hd] style=\"([^\"]*)\">(.*?)</t[hd]>", row) for row in rows]
+    assert [text for _, text in cells[0]] == ["faces", "&lt;b&gt;ana&lt;/b&gt;", "Model 1"]  # escaped
+    assert [text for _, text in cells[1]] == ["all", "20/20 = 100% (84%-100%)", "0/20 = 0% (0%-16%)"]
+    assert [row[0][1] for row in cells[1:]] == ["all", "real", "easy", "mid", "hard"]
+    assert all("padding:" in style and "border-bottom:" in style for row in cells for style, _ in row)
+    assert "border-collapse:collapse" in page
 
 
 def test_model_on_the_same_faces_matched_by_file_name(frame, quiz):
@@ -234,43 +247,3 @@ def test_summary_plot_and_report_line(tmp_path, quiz):
     fig = q.plot_scores({"you": you, "Model 1": net})
     assert len(fig.axes[0].patches) == 2 * 5  # a bar per answerer and group
     assert _quiz_line(tmp_path / "elsewhere") == []
-
-
-@pytest.fixture(scope="module")
-def demo_quiz(demo_root) -> q.Quiz:
-    from fakeface_lib.data import index_dataset
-    from fakeface_lib.splitting import canonical_split
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the demo data is not the canonical manifest's
-        frame = canonical_split(index_dataset(demo_root))
-        return q.draw_quiz(frame, n=6, seed=0)
-
-
-def test_widget_driven_by_clicks_records_answers_and_finishes(demo_quiz):
-    from fakeface_lib.quiz_widget import QuizWidget
-
-    ticks = iter(np.arange(0, 100, 1.5))
-    truth = demo_quiz.faces["truth"].tolist()
-    network = q.record_answers(demo_quiz, "Model 1", truth)  # a network right on every face
-    ui = QuizWidget(demo_quiz, "ana", others={"Model 1": network}, clock=lambda: next(ticks))
-    first = demo_quiz.faces["path"].iloc[0]
-    assert ui.image.value == open(first, "rb").read()  # the file's own bytes, its own size
-    assert (ui.image.format, ui.image.width, ui.image.height) == ("jpeg", "128", "128")
-    assert "Face 1 / 6" in ui.progress.value and ui.result.value == ""
-    with pytest.raises(q.QuizNotFinished, match="0 of 6 faces answered"):
-        ui.finished_answers()
-    clicks = ["real", "fake", "fake", "real", "real", "fake"]
-    for i, answer in enumerate(clicks):
-        (ui.real_button if answer == "real" else ui.fake_button).click()
-        if i == 2:
-            assert "Face 4 / 6" in ui.progress.value and len(ui.answers) == 3
-            assert "Model 1" not in ui.result.value, "the network's score only at the end"
-    ui.fake_button.click()  # one click too many changes nothing
-    answers = ui.finished_answers()
-    assert answers["answer"].tolist() == clicks and answers["seconds"].tolist() == [1.5] * 6
-    assert (answers["student"] == "ana").all() and answers["quiz_id"].iloc[0] == demo_quiz.quiz_id
-    assert ui.real_button.disabled and ui.fake_button.disabled and "6 / 6" in ui.progress.value
-    expected = q.format_scores({"ana": q.score(answers), "Model 1": q.score(network)})
-    assert expected.loc["all", "ana"] in ui.result.value and "6/6 = 100%" in ui.result.value
-    assert "Run after" in ui.result.value

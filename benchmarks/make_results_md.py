@@ -534,6 +534,26 @@ def gpu_series_section(record: dict) -> list[str]:
     return out
 
 
+def test_suite_section(record: dict) -> list[str]:
+    """`make test`'s pytest time, before and after a change, with its slowest phases."""
+    out = ["## `make test`: pytest's time on 2 cores (install excluded)", "",
+           f"- command: `{record.get('command', '?')}`", "",
+           "| label | commit | date | wall (s) | summary | slowest phase |", "|---|---|---|---|---|---|"]
+    for label, run in record["runs"].items():
+        top = run["slowest"][0] if run.get("slowest") else None
+        slowest = f"{top['seconds']:.0f} s {top['phase']} {top['test']}" if top else ""
+        out.append(f"| {label} | {run.get('commit', '?')} | {run.get('date', '?')[:16]} | "
+                   f"{run['wall_seconds']:.0f} | {run['summary']} | {slowest} |")
+    out += [""]
+    for label, run in record["runs"].items():
+        out += [f"Slowest phases, {label} (`{run['command']}`):", ""]
+        out += [f"- {r['seconds']:.1f} s {r['phase']} `{r['test']}`" for r in run["slowest"][:10]]
+        if run.get("note"):
+            out += ["", run["note"]]
+        out += [""]
+    return out
+
+
 def course_map_section(rows: list[dict]) -> list[str]:
     """The README's course map and how its T4 times are estimated (benchmarks/course_map.py)."""
     out = ["## Course map: time on a T4 (estimated) and Drive use per notebook", "",
@@ -618,6 +638,8 @@ def main() -> int:
             sections += drive_budget_section(record)
         elif record.get("benchmark") == "data_wait":
             sections += data_wait_section(record)
+        elif record.get("benchmark") == "test_suite" and record.get("runs"):
+            sections += test_suite_section(record)
         elif record.get("benchmark") == "gpu_series" and record.get("notebooks"):
             sections += gpu_series_section(record)
         else:

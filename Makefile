@@ -12,7 +12,7 @@ DEMO_EPOCHS_SCALE ?= 0.04
 # simulation and the solutions each stay on one worker (xdist_group), so none runs twice.
 TEST_WORKERS ?= 2
 
-.PHONY: demo test install smoke colab-check clean
+.PHONY: demo test install smoke colab-check colab-test clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ test: $(STAMP)
 
 colab-check: $(STAMP)
 	$(PY) -m pytest -m registry -rA tests/test_colab_install.py
+
+# The series and its solutions in smoke mode under Colab's own package versions, on Python 3.13,
+# in a simulated Colab (tests/colab/README.md); builds .venv-colab/ the first time.
+colab-test:
+	bash tests/colab/colab_test.sh
 
 smoke: $(STAMP)
 	$(PY) -m fakeface_lib run --data demo --smoke

@@ -77,24 +77,44 @@ def _allocate(n: int, available: Mapping[str, int]) -> dict[str, int]:
     return counts
 
 
+def _split_rows(split_frame: pd.DataFrame, split: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(real rows, fake rows) of ``split``, in file-name order."""
+    rows = split_frame[split_frame["split"] == split] if "split" in split_frame else split_frame
+    rows = rows.sort_values("filename", kind="stable")
+    return rows[rows["label"] == 1], rows[rows["label"] == 0]
+
+
+def _halves(n: int, n_reals: int, n_fakes: int) -> tuple[int, int]:
+    """(real, fake) faces of a quiz of ``n``: half each, equal halves when the split is short."""
+    n_fake = min(n // 2, n_fakes, n_reals)
+    return (min(n - n // 2, n_reals) if n_fake == n // 2 else n_fake), n_fake
+
+
+def quiz_size(split_frame: pd.DataFrame, n: int = 20, split: str = "test") -> int:
+    """The faces ``draw_quiz(split_frame, n, split=split)`` holds: ``n``, or fewer, still half real
+    and half fake, when the split is short of real or fake faces (the demo data's test split
+    holds 18 of 20). Asking ``draw_quiz`` for this many faces draws that same quiz, without a
+    QuizWarning.
+    """
+    return sum(_halves(n, *map(len, _split_rows(split_frame, split))))
+
+
 def draw_quiz(split_frame: pd.DataFrame, n: int = 20, seed: int = 0, split: str = "test") -> Quiz:
     """``n`` faces of ``split``, half real and half fake, the fakes spread over the difficulties.
 
     The same frame and seed draw the same faces in the same order on any machine. When the
-    split has too few faces of a kind the quiz holds fewer, still balanced (a QuizWarning says so).
+    split has too few faces of a kind the quiz holds fewer, still balanced (a QuizWarning says
+    so; ask for ``quiz_size(split_frame, n)`` faces to get the same quiz without it).
     """
     if n < 2:
         raise ValueError(f"A quiz needs at least 2 faces (one real, one fake), got n={n}")
-    rows = split_frame[split_frame["split"] == split] if "split" in split_frame else split_frame
-    rows = rows.sort_values("filename", kind="stable")
-    reals, fakes = rows[rows["label"] == 1], rows[rows["label"] == 0]
+    reals, fakes = _split_rows(split_frame, split)
     groups = [g for g in DIFFICULTIES if (fakes["difficulty"] == g).any()]
     groups += sorted(set(fakes["difficulty"]) - set(groups))  # e.g. "unknown" names
-    n_fake = min(n // 2, len(fakes), len(reals))
+    n_real, n_fake = _halves(n, len(reals), len(fakes))
     if n_fake == 0:
         raise ValueError(f"The {split!r} split needs real and fake faces for a quiz; it has "
                          f"{len(reals)} real and {len(fakes)} fake.")
-    n_real = min(n - n // 2, len(reals)) if n_fake == n // 2 else n_fake  # short: equal halves
     counts = {"real": n_real,
               **_allocate(n_fake, {g: int((fakes["difficulty"] == g).sum()) for g in groups})}
     if n_real + n_fake < n:

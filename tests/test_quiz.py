@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -63,6 +64,11 @@ def test_short_split_gives_a_smaller_balanced_quiz_and_says_so():
     with pytest.warns(q.QuizWarning, match="holds 18 faces, not 20"):
         short = q.draw_quiz(demo_like, n=20, seed=0)
     assert _counts(short) == {"real": 9, "easy": 2, "mid": 5, "hard": 2}
+    assert q.quiz_size(demo_like, 20) == 18 and q.quiz_size(demo_like, 7) == 7
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # asked for what the split holds: no QuizWarning
+        same = q.draw_quiz(demo_like, n=q.quiz_size(demo_like, 20), seed=0)
+    assert same.quiz_id == short.quiz_id
     with pytest.raises(ValueError, match="real and fake"):
         q.draw_quiz(_frame(hard=0, easy=0, mid=0), n=20)
     with pytest.raises(ValueError, match="at least 2"):

@@ -89,13 +89,8 @@ def executed_series(tmp_path_factory) -> ExecutedSeries:
     weights = torchvision.models.ResNet18_Weights.DEFAULT
     torch.manual_seed(0)
     torch.save(torchvision.models.resnet18(weights=None).state_dict(), cache / Path(weights.url).name)
-    saved = os.environ.get("TORCH_HOME")
-    os.environ["TORCH_HOME"] = str(base / "torch")  # the kernels inherit it
-    try:
-        params = {"DATA": "demo", "SMOKE": True, "CHECKPOINT": True, "DATA_DIR": str(base / "data")}
-        use = simulate_colab(base, params)
-    finally:
-        os.environ.pop("TORCH_HOME") if saved is None else os.environ.__setitem__("TORCH_HOME", saved)
+    params = {"DATA": "demo", "SMOKE": True, "CHECKPOINT": True, "DATA_DIR": str(base / "data")}
+    use = simulate_colab(base, params, extra_env={"TORCH_HOME": str(base / "torch")})
     results = base / "drive" / "fakeface" / "results"
     report = write_report(base, results, opts=RunOptions(data="demo", smoke=True),
                           timings=use.seconds)

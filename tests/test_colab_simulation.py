@@ -20,11 +20,6 @@ GB = 1024**3
 DRIVE_WRITTEN_BUDGET, DRIVE_LEFT_BUDGET = 2 * GB, 1 * GB
 
 
-@pytest.fixture
-def colab_run(executed_series):
-    return executed_series.base, executed_series.use
-
-
 def _outputs(base: Path, name: str) -> str:
     executed = json.loads((base / "executed" / f"{name}.ipynb").read_text())
     errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
@@ -34,8 +29,8 @@ def _outputs(base: Path, name: str) -> str:
 
 
 @pytest.mark.slow
-def test_each_notebook_on_its_own_machine_finds_the_others_results_on_drive(colab_run):
-    base, _ = colab_run
+def test_each_notebook_on_its_own_machine_finds_the_others_results_on_drive(executed_series):
+    base = executed_series.base
     drive = base / "drive" / "fakeface"
     names = sorted(p.stem for p in (drive / "results" / "smoke-demo").glob("*.json"))
     assert {"model1", "model2_1", "model2_2", "resnet18_finetune", "resnet18_frozen"} <= set(names)
@@ -52,8 +47,8 @@ def test_each_notebook_on_its_own_machine_finds_the_others_results_on_drive(cola
 
 
 @pytest.mark.slow
-def test_drive_stays_within_the_budget_and_model2_never_goes_there(colab_run):
-    base, use = colab_run
+def test_drive_stays_within_the_budget_and_model2_never_goes_there(executed_series):
+    base, use = executed_series.base, executed_series.use
     assert not use.unseen, f"files on Drive written behind the ledger's back: {use.unseen}"
     assert use.total_written <= DRIVE_WRITTEN_BUDGET, use.written
     assert use.left <= DRIVE_LEFT_BUDGET

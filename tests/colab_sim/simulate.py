@@ -12,6 +12,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from collections.abc import Callable
+
 from fakeface_lib.runner import execute_notebook, series_notebooks
 
 HERE = Path(__file__).resolve().parent
@@ -53,12 +55,15 @@ class MachineRun:
 
 
 def run_on_fresh_machine(base: Path, path: Path, params: dict, keep_machine: bool = False,
-                         extra_env: dict[str, str] | None = None) -> MachineRun:
+                         extra_env: dict[str, str] | None = None,
+                         execute: Callable[..., float] = execute_notebook) -> MachineRun:
     """Execute one notebook on a new machine ``base/machine-<stem>`` with Drive at ``base/drive``.
 
     ``extra_env``: more variables for the kernel while it runs (e.g. FAKEFACE_SIM_GPU_STATS, read
     by sitecustomize.py). The executed copy goes to ``base/executed``; the machine's disk is
-    deleted afterwards unless ``keep_machine``. Raises what execute_notebook raises.
+    deleted afterwards unless ``keep_machine``. ``execute`` runs the notebook (the runner's
+    papermill ``execute_notebook`` by default; it takes the same arguments and returns the wall
+    time). Raises what it raises.
     """
     drive = base / "drive"
     drive.mkdir(parents=True, exist_ok=True)
@@ -71,7 +76,7 @@ def run_on_fresh_machine(base: Path, path: Path, params: dict, keep_machine: boo
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        seconds = execute_notebook(path, base / "executed", params, cwd=content, pythonpath=[HERE])
+        seconds = execute(path, base / "executed", params, cwd=content, pythonpath=[HERE])
     finally:
         for key, value in saved.items():
             os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
@@ -91,12 +96,14 @@ def drive_state(base: Path) -> tuple[int, list[str]]:
 
 
 def simulate_colab(base: Path, params: dict, notebooks: list[Path] | None = None,
-                   keep_machines: bool = False) -> DriveUse:
-    """Execute ``notebooks`` (default: the series) one machine each; return what Drive took."""
+                   keep_machines: bool = False,
+                   extra_env: dict[str, str] | None = None) -> DriveUse:
+    """Execute ``notebooks`` (default: the series) one machine each; return what Drive took.
+    ``extra_env``: more variables for every kernel (run_on_fresh_machine's)."""
     drive, use = base / "drive", DriveUse()
     drive.mkdir(parents=True, exist_ok=True)
     for path in notebooks or series_notebooks():
-        run = run_on_fresh_machine(base, path, params, keep_machines)
+        run = run_on_fresh_machine(base, path, params, keep_machines, extra_env)
         use.written[path.stem], use.seconds[path.stem] = run.written, run.seconds
     use.left, use.unseen = drive_state(base)
     return use

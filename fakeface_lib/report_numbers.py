@@ -253,7 +253,7 @@ def compare_with_report(model: str, preds: pd.DataFrame, history: Sequence[dict]
                     if history else "")
     epochs = f", epochs trained: {len(history)}" if history else ""
     return caveat + (
-        f"**The report.** {reading(model)} Its test confusion matrix "
+        f"{reading(model).replace('The report', '**The report**', 1)} Its test confusion matrix "
         f"{[list(row) for row in report.confusion_matrix]} (line {report.matrix.line}) gives "
         f"{report.correct}/{report.n} = **{report.accuracy:.1%}** (95% interval {r_low:.1%} to {r_high:.1%}), "
         f"{verdict(r_low, r_high, report.majority_baseline)} the majority baseline of its test "

@@ -15,6 +15,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+GITHUB_REPO = "fakeface/fakeface"  # where the Colab badges and the Colab install point
+RELEASE = "v0.2.0"  # the git tag both point at: Colab runs notebooks and library of one release
+INSTALL_SPEC = f"fakeface @ git+https://github.com/{GITHUB_REPO}@{RELEASE}"  # each install cell
+
 MiB = 2**20
 # Resumable state above this stays off Drive (Model 2: ~1.6-2.2 GB; Model 1: ~135 MB).
 DRIVE_CHECKPOINT_LIMIT = 400 * MiB
@@ -22,6 +26,12 @@ DRIVE_WRITES_PER_RUN = 2  # checkpoints a run writes to Drive: every replaced on
 LOCAL_EVERY = 5  # epochs between the large checkpoints kept on a local disk
 # Bytes of state per trainable parameter, besides the weights: the optimizer's buffers.
 OPTIMIZER_SLOTS = {"adam": 2, "adamw": 2, "adadelta": 2, "sgd": 1}
+
+
+def colab_url(notebook_name: str) -> str:
+    """The "Open in Colab" URL of ``notebooks/<notebook_name>`` at RELEASE."""
+    return (f"https://colab.research.google.com/github/{GITHUB_REPO}/blob/{RELEASE}"
+            f"/notebooks/{notebook_name}")
 
 
 def in_colab() -> bool:

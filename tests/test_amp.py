@@ -11,10 +11,12 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from fakeface_lib import amp, training
-from fakeface_lib.checkpoints import load_checkpoint
+from fakeface_lib.training import amp
+from fakeface_lib.training import fit as training
+from fakeface_lib.training.checkpoints import load_checkpoint
 from fakeface_lib.config import TrainConfig
-from fakeface_lib.training import amp_choice, fit, make_scaler, resolve_amp_dtype, run_config
+from fakeface_lib.training.amp import amp_choice, make_scaler, resolve_amp_dtype, run_config
+from fakeface_lib.training.fit import fit
 from fakeface_lib.utils import cpu_bf16_features
 
 CPU = torch.device("cpu")

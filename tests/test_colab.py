@@ -9,7 +9,7 @@ from torch import nn
 
 from fakeface_lib import colab
 from fakeface_lib.config import TrainConfig
-from fakeface_lib.models import Model1, Model2
+from fakeface_lib.models.cnn import Model1, Model2
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def test_frozen_backbone_needs_no_optimizer_state_for_it():
 
 
 def test_a_skipped_plan_trains_without_resuming_as_the_notebooks_call_fit(tmp_path, monkeypatch, noise_loaders):
-    from fakeface_lib.training import fit
+    from fakeface_lib.training.fit import fit
 
     monkeypatch.setattr(colab, "in_colab", lambda: False)
     monkeypatch.setattr(colab, "DRIVE_CHECKPOINT_LIMIT", 0)  # any model counts as large here

@@ -12,9 +12,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from fakeface_lib.checkpoints import load_checkpoint
+from fakeface_lib.training.checkpoints import load_checkpoint
 from fakeface_lib.config import TrainConfig
-from fakeface_lib.training import fit
+from fakeface_lib.training.fit import fit
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -119,7 +119,7 @@ def test_auto_picks_by_the_card(capsys):
 
 @pytest.mark.slow
 def test_a_notebook_runs_on_the_gpu_in_smoke_mode(tmp_path):
-    from fakeface_lib.runner import RunOptions, run_series
+    from fakeface_lib.runner.series import RunOptions, run_series
 
     name = "01_model1"
     out = run_series(RunOptions(data="demo", smoke=True, out=tmp_path / "run",

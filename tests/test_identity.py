@@ -10,8 +10,9 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from fakeface_lib.config import TrainConfig
-from fakeface_lib.identity import differences, identity_key, run_identity
-from fakeface_lib.training import fit, make_optimizer
+from fakeface_lib.training.identity import differences, identity_key, run_identity
+from fakeface_lib.training.fit import fit
+from fakeface_lib.training.loop import make_optimizer
 
 CPU = torch.device("cpu")
 CFG = TrainConfig(num_epochs=2, lr=0.05, seed=3)

@@ -1,4 +1,4 @@
-"""Tests for fakeface_lib.loaders: the uint8 cache, FaceDataset and make_loaders."""
+"""Tests for fakeface_lib.data.loaders: the uint8 cache, FaceDataset and make_loaders."""
 
 from __future__ import annotations
 
@@ -11,23 +11,18 @@ import torch
 from PIL import Image
 from torch.utils.data import default_collate
 
-from fakeface_lib import loaders as loaders_module
+from fakeface_lib.data import loaders as loaders_module
 from fakeface_lib.config import TrainConfig
-from fakeface_lib.data import index_dataset
-from fakeface_lib.loaders import (
-    FACE_CROP,
-    FaceDataset,
-    ImageReadError,
-    StackedSamples,
-    collate,
-    default_num_workers,
-    denormalize,
-    load_image,
-    make_loaders,
-)
-from fakeface_lib.preprocessing import Preprocessing
-from fakeface_lib.splitting import SPLITS, split_dataset
-from fakeface_lib.transforms import IMAGENET_MEAN, IMAGENET_STD
+from fakeface_lib.data.index import index_dataset
+from fakeface_lib.data.regions import FACE_CROP
+from fakeface_lib.data.loaders import FaceDataset, default_num_workers, make_loaders
+from fakeface_lib.data.preprocessing import ImageReadError, load_image
+from fakeface_lib.data.batches import StackedSamples, collate
+from fakeface_lib.data.transforms import denormalize
+from fakeface_lib.data.preprocessing import Preprocessing
+from fakeface_lib.config import SPLITS
+from fakeface_lib.data.splitting import split_dataset
+from fakeface_lib.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 SIZE = 32
 N_REAL, N_FAKE = 14, 12
@@ -217,8 +212,8 @@ def test_augmented_batches_from_workers_repeat_exactly(split_df):
 
 
 def test_fit_with_augmenting_workers_resumes_exactly(split_df, tmp_path, capsys):
-    from fakeface_lib.checkpoints import load_checkpoint
-    from fakeface_lib.training import fit
+    from fakeface_lib.training.checkpoints import load_checkpoint
+    from fakeface_lib.training.fit import fit
 
     def run(num_epochs: int, resume: bool = False, folder: str = "cut") -> list[dict]:
         torch.manual_seed(0)

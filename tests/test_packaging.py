@@ -23,7 +23,7 @@ from packaging.version import Version
 from test_colab_install import FREEZE, colab_versions
 
 import fakeface_lib
-from fakeface_lib import GITHUB_REPO, INSTALL_SPEC, RELEASE, colab_url
+from fakeface_lib.colab import GITHUB_REPO, INSTALL_SPEC, RELEASE, colab_url
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))

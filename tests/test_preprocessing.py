@@ -9,14 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
-from fakeface_lib.preprocessing import (
-    FACE_CROP,
-    Preprocessing,
-    as_preprocessing,
-    image_to_array,
-    load_image,
-)
-from fakeface_lib.transforms import IMAGENET_MEAN, IMAGENET_STD, eval_transform
+from fakeface_lib.data.regions import FACE_CROP
+from fakeface_lib.data.preprocessing import Preprocessing, as_preprocessing, image_to_array, load_image
+from fakeface_lib.data.transforms import IMAGENET_MEAN, IMAGENET_STD, eval_transform
 
 SIZE = 32
 

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fakeface_lib import quiz as q
-from fakeface_lib.report import _quiz_line
-from fakeface_lib.results import save_summary
+from fakeface_lib.quiz import draw as q
+from fakeface_lib.runner.report import _quiz_line
+from fakeface_lib.evaluation.results import save_summary
 
 
 def _frame(n_real=30, easy=10, mid=20, hard=10, split="test") -> pd.DataFrame:

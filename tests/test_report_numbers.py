@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fakeface_lib.report_numbers import REPORT_RESULTS, compare_with_report, verdict
+from fakeface_lib.evaluation.report_figures import REPORT_RESULTS, compare_with_report, verdict
 
 
 def test_the_reports_accuracies_come_from_its_confusion_matrices():

@@ -11,13 +11,14 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from fakeface_lib.checkpoints import load_checkpoint, load_model_weights
+from fakeface_lib.training.checkpoints import load_checkpoint, load_model_weights
 from fakeface_lib.config import TrainConfig
 from fakeface_lib.utils import seed_everything
-from fakeface_lib.training import (
-    autocast_context, evaluate, fit, format_epoch_line, make_optimizer, make_scheduler,
-    train_one_epoch,
+from fakeface_lib.training.amp import autocast_context
+from fakeface_lib.training.loop import (
+    evaluate, format_epoch_line, make_optimizer, make_scheduler, train_one_epoch,
 )
+from fakeface_lib.training.fit import fit
 
 CPU = torch.device("cpu")
 
@@ -299,7 +300,7 @@ def test_format_epoch_line_matches_the_report():
 
 
 def test_checkpoint_every_writes_only_every_n_epochs_and_the_last(tmp_path, monkeypatch):
-    from fakeface_lib import checkpoints
+    from fakeface_lib.training import checkpoints
 
     saved = []
     real_save = checkpoints.save_checkpoint
@@ -313,7 +314,7 @@ def test_checkpoint_every_writes_only_every_n_epochs_and_the_last(tmp_path, monk
 
 
 def test_a_failed_checkpoint_write_keeps_the_previous_one_and_says_what_to_do(tmp_path, monkeypatch):
-    from fakeface_lib import checkpoints
+    from fakeface_lib.training import checkpoints
 
     path = checkpoints.save_checkpoint({"epoch": 1}, tmp_path / "last.pt")
 

@@ -1,5 +1,5 @@
-"""TODO docstring."""
-
+"""Batches decoded and transformed in one go: ``StackedSamples`` (a dataset's ``__getitems__``
+result) and the ``collate`` that passes it through; used by the face and patch loaders."""
 
 from __future__ import annotations
 

@@ -18,12 +18,6 @@ from tqdm.auto import tqdm
 
 from fakeface_lib.config import CLASS_NAMES, DIFFICULTIES, REGIONS
 
-# Names of fakeface_lib.data.splitting kept importable from here (notebooks 00-05 import
-# canonical_split and split_dataset from data). Resolved lazily by __getattr__ below, so this
-# module never imports splitting (splitting imports it).
-SPLITTING_NAMES = ("SPLITS", "apply_split", "canonical_manifest_path", "canonical_split",
-                   "load_split", "save_split", "split_dataset")
-
 # Same list (compared case-insensitively) as torchvision's ImageFolder, so both see the same files.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 OFFICIAL_COUNTS = {"training_real": 1081, "training_fake": 960}
@@ -248,12 +242,3 @@ def official_count_problems(df: pd.DataFrame, *, n_skipped: int = 0) -> list[str
         problems.append(f"{n_skipped} unreadable file(s) were skipped (see the warning above); "
                         "re-download the dataset to restore them.")
     return problems
-
-
-def __getattr__(name: str):
-    """The split functions under their old address (``fakeface_lib.data.splitting.canonical_split`` ...)."""
-    if name in SPLITTING_NAMES:
-        from fakeface_lib.data import splitting
-
-        return getattr(splitting, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,5 +1,5 @@
-"""TODO docstring."""
-
+"""Split manifests (filename, class_name, split): saved, loaded, applied to an index, and the
+canonical one shipped with the package (data/manifests/)."""
 
 from __future__ import annotations
 
@@ -88,20 +88,17 @@ def apply_split(df: pd.DataFrame, manifest: pd.DataFrame | str | os.PathLike,
 
 
 def canonical_manifest_path() -> Path:
-    """The shipped manifest: package data when installed, else the repository's data/splits/."""
-    resource = importlib.resources.files("fakeface_lib").joinpath("splits", CANONICAL_MANIFEST)
+    """The shipped manifest, package data of ``fakeface_lib.data`` (``manifests/``)."""
+    resource = importlib.resources.files("fakeface_lib.data").joinpath("manifests", CANONICAL_MANIFEST)
     if resource.is_file() and isinstance(resource, Path):
         return resource
-    repo_copy = Path(__file__).resolve().parents[1] / "data" / "splits" / CANONICAL_MANIFEST
-    if repo_copy.is_file():
-        return repo_copy
-    raise FileNotFoundError(f"The canonical split manifest {CANONICAL_MANIFEST} is neither in "
-                            f"the package data nor at {repo_copy}; reinstall fakeface.")
+    raise FileNotFoundError(f"The canonical split manifest {CANONICAL_MANIFEST} is not in the "
+                            f"package data ({resource}); reinstall fakeface.")
 
 
 def load_canonical_manifest() -> pd.DataFrame:
     """The canonical manifest (2041 rows: 1633 train, 204 val, 204 test)."""
-    resource = importlib.resources.files("fakeface_lib").joinpath("splits", CANONICAL_MANIFEST)
+    resource = importlib.resources.files("fakeface_lib.data").joinpath("manifests", CANONICAL_MANIFEST)
     if resource.is_file():  # also inside a zipped install, where it is not a plain path
         with importlib.resources.as_file(resource) as path:
             return load_split(path)
@@ -109,6 +106,7 @@ def load_canonical_manifest() -> pd.DataFrame:
 
 
 def require_columns(df: pd.DataFrame, columns: Sequence[str], caller: str) -> None:
+    """Raise, naming the fix, unless ``df`` is a DataFrame with these columns."""
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"{caller} expects a pandas DataFrame, got {type(df).__name__}.")
     missing = [c for c in columns if c not in df.columns]

@@ -1,5 +1,5 @@
-"""TODO docstring."""
-
+"""How sure a test accuracy is: the Wilson interval (scipy), and the test summary that quotes it
+beside the majority baseline."""
 
 from __future__ import annotations
 

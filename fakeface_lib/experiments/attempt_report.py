@@ -1,5 +1,5 @@
-"""TODO docstring."""
-
+"""Notebook 06's attempts side by side: the table of their validation and test figures, and its
+plot against the majority baseline."""
 
 from __future__ import annotations
 

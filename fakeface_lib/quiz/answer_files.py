@@ -1,5 +1,5 @@
-"""TODO docstring."""
-
+"""The quiz's answer files: one CSV per student and quiz, saved, checked when loaded, and pooled
+across a class."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Command line: ``python -m fakeface_lib run`` executes the whole series and writes a report;
-``python -m fakeface_lib prune`` deletes old run folders."""
+"""Command line: ``python -m fakeface_lib.runner run`` executes the whole series of the checkout
+it runs in and writes a report; ``python -m fakeface_lib.runner prune`` deletes old run folders."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from fakeface_lib.runner.runs import GB, RUNS_ROOT, prune_runs, usage_note
+from fakeface_lib.runner.repo import find_repo
+from fakeface_lib.runner.runs import GB, prune_runs, usage_note
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m fakeface_lib",
+    parser = argparse.ArgumentParser(prog="python -m fakeface_lib.runner",
                                      description="Run the fakeface notebook series.",
                                      allow_abbrev=False)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -22,11 +23,14 @@ def build_parser() -> argparse.ArgumentParser:
                           "folder (a relative path is taken from the current folder)")
     run.add_argument("--smoke", action="store_true", help="tiny settings: seconds per notebook")
     run.add_argument("--out", type=Path, default=None, help="output folder (default runs/<data>-<time>/)")
+    run.add_argument("--repo", type=Path, default=None,
+                     help="the checkout whose notebooks run (default: the current folder or the "
+                          "nearest one above it with notebooks/)")
     run.add_argument("--epochs-scale", type=float, default=1.0,
                      help="multiply each notebook's EPOCHS (the report's recipe) by this factor")
     run.add_argument("--seed", type=int, default=42)
     run.add_argument("--data-dir", type=Path, default=None,
-                     help="where datasets are downloaded or generated (default: the repo's data/)")
+                     help="where datasets are downloaded or generated (default: the checkout's data/)")
     run.add_argument("--checkpoints", action=argparse.BooleanOptionalAction, default=None,
                      help="save checkpoints and resume from them (default: off with --smoke, "
                           "each notebook's own setting otherwise)")
@@ -37,15 +41,16 @@ def build_parser() -> argparse.ArgumentParser:
     prune = sub.add_parser("prune", help="delete all but the newest run folders under runs/",
                            allow_abbrev=False)
     prune.add_argument("--keep", type=int, default=1, help="how many of the newest runs to keep (default 1)")
-    prune.add_argument("--root", type=Path, default=None, help="the runs folder (default: the repo's runs/)")
+    prune.add_argument("--root", type=Path, default=None,
+                       help="the runs folder (default: runs/ of the checkout the current folder is in)")
     prune.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
     return parser
 
 
 def prune(args: argparse.Namespace) -> int:
     try:
-        removed = prune_runs(args.root or RUNS_ROOT, keep=args.keep, dry_run=args.dry_run)
-    except ValueError as err:
+        removed = prune_runs(args.root or find_repo() / "runs", keep=args.keep, dry_run=args.dry_run)
+    except (ValueError, FileNotFoundError) as err:
         print(f"Stopped: {err}", file=sys.stderr)
         return 1
     verb = "would delete" if args.dry_run else "deleted"
@@ -64,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 
     opts = RunOptions(data=args.data, smoke=args.smoke, out=args.out,
                       epochs_scale=args.epochs_scale, seed=args.seed, checkpoints=args.checkpoints,
-                      amp=args.amp)
+                      amp=args.amp, repo=args.repo)
     if args.data_dir is not None:
         opts.data_dir = args.data_dir  # run_series makes it absolute, as --data and --out
     try:

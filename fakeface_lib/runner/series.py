@@ -22,10 +22,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from fakeface_lib.runner.runs import RUNS_ROOT
+from fakeface_lib.runner.repo import SERIES_PATTERN, find_repo
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 KERNEL_NAME = "fakeface-python"  # the kernelspec the runner writes for sys.executable
 KEYWORD_SOURCES = ("demo", "kaggle")
 
@@ -38,18 +36,21 @@ class NotebookFailed(RuntimeError):
 class RunOptions:
     data: str = "demo"                 # "demo", "kaggle", a Drive id, a zip or folder path
     smoke: bool = False                # seconds per notebook (tests)
-    out: Path | None = None            # default runs/<data>-<timestamp>/
+    out: Path | None = None            # default <repo>/runs/<data>-<timestamp>/
     epochs_scale: float = 1.0          # multiplies each notebook's own EPOCHS
     seed: int = 42
-    data_dir: Path = REPO_ROOT / "data"
-    notebooks: list[Path] = field(default_factory=list)  # default: notebooks/[0-9][0-9]_*.ipynb
+    data_dir: Path | None = None       # default <repo>/data
+    notebooks: list[Path] = field(default_factory=list)  # default: <repo>/notebooks/[0-9][0-9]_*.ipynb
     checkpoints: bool | None = None    # None: off with smoke, the notebook's default otherwise
     amp: bool = False                  # AMP=True for the notebooks that declare it (Model 2's)
+    repo: Path | None = None           # the checkout (default: found from the current folder)
 
 
-def series_notebooks(folder: Path = NOTEBOOKS_DIR) -> list[Path]:
-    """The numbered notebooks of the series, in order."""
-    found = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+def series_notebooks(folder: Path | None = None) -> list[Path]:
+    """The numbered notebooks of the series, in order (default: those of the checkout the
+    current folder is in, see :func:`~fakeface_lib.runner.repo.find_repo`)."""
+    folder = Path(folder) if folder is not None else find_repo() / "notebooks"
+    found = sorted(folder.glob(SERIES_PATTERN))
     if not found:
         raise FileNotFoundError(
             f"no notebooks like 00_*.ipynb in {folder}: run from a clone of the repository "
@@ -57,7 +58,8 @@ def series_notebooks(folder: Path = NOTEBOOKS_DIR) -> list[Path]:
     return found
 
 
-def default_out(data: str, root: Path = RUNS_ROOT) -> Path:
+def default_out(data: str, root: Path) -> Path:
+    """``root/<data>-<time>/``: a new run folder under the checkout's runs/."""
     tag = data if data in KEYWORD_SOURCES else Path(data).stem or "data"
     return root / f"{tag}-{datetime.now():%Y%m%d-%H%M%S}"
 
@@ -84,7 +86,8 @@ def resolve_data(data: str, cwd: Path | None = None) -> str:
 
 
 def resolve_paths(opts: RunOptions, cwd: Path | None = None) -> RunOptions:
-    """A copy of ``opts`` with data, out and data_dir absolute, relative ones taken from ``cwd``.
+    """A copy of ``opts`` with repo, data, out and data_dir absolute, relative ones taken from
+    ``cwd``; the repo found from ``cwd`` unless given, data_dir defaulting to its data/.
 
     Needed because every notebook runs with the output folder as its working directory.
     """
@@ -93,8 +96,9 @@ def resolve_paths(opts: RunOptions, cwd: Path | None = None) -> RunOptions:
     def absolute(path: Path | None) -> Path | None:
         return None if path is None else (base / Path(path).expanduser()).resolve()
 
-    return replace(opts, data=resolve_data(opts.data, base), out=absolute(opts.out),
-                   data_dir=absolute(opts.data_dir))
+    repo = find_repo(absolute(opts.repo) or base)
+    return replace(opts, repo=repo, data=resolve_data(opts.data, base), out=absolute(opts.out),
+                   data_dir=absolute(opts.data_dir) or repo / "data")
 
 
 def scaled_epochs(default: int, scale: float) -> int:
@@ -243,8 +247,8 @@ def run_series(opts: RunOptions) -> Path:
     from fakeface_lib.runner.report import write_report
 
     opts = resolve_paths(opts)
-    notebooks = opts.notebooks or series_notebooks()
-    out_dir = opts.out or default_out(opts.data)
+    notebooks = opts.notebooks or series_notebooks(opts.repo / "notebooks")
+    out_dir = opts.out or default_out(opts.data, opts.repo / "runs")
     results_dir = out_dir / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="fakeface-scratch-"))

@@ -67,7 +67,7 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
         tmp.unlink(missing_ok=True)
         free = shutil.disk_usage(path.parent).free / 2**20
         raise OSError(f"Could not write the checkpoint {tmp} ({err}); {free:,.0f} MiB free "
-                      "there. Free some space (`python -m fakeface_lib prune --keep 1` deletes "
+                      "there. Free some space (`python -m fakeface_lib.runner prune --keep 1` deletes "
                       "old runs), or pass fit() another checkpoint_dir, or checkpoint_dir=None "
                       "to train without checkpoints. "
                       f"The previous checkpoint, if any, is kept at {path}.") from err

@@ -1,5 +1,6 @@
-"""TODO docstring."""
-
+"""The training loop notebook 01 writes out by hand: the optimizer and scheduler a config names,
+``train_one_epoch`` and ``evaluate`` (mean loss per image and accuracy), and the printed epoch
+line. fit() runs this loop; tests prove the hand-written one equal to it."""
 
 from __future__ import annotations
 

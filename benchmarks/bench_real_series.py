@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fakeface_lib import REGIONS
-from fakeface_lib.training.checkpoints import CHECKPOINT_NAME, run_folder
+from fakeface_lib.training.checkpoints import CHECKPOINT_NAME, CheckpointPlan, run_folder
 from fakeface_lib.config import MODEL1_RECIPE, MODEL2_1_RECIPE, MODEL2_2_RECIPE
 from fakeface_lib.data.splitting import canonical_split
 from fakeface_lib.data.index import index_dataset
@@ -197,7 +197,7 @@ def run_one(name: str, spec: tuple, split, seed: int, args, device) -> dict:
     # fit() files the run under ckpt_dir/<its identity's key>/: it resumed if that one existed.
     before = set(ckpt_dir.glob(f"*/{CHECKPOINT_NAME}")) if ckpt_dir else set()
     history = fit(model, loaders, cfg, device=device, progress=False, loss_fn=loss_fn,
-                  checkpoint_dir=ckpt_dir, resume=ckpt_dir is not None)
+                  checkpoints=CheckpointPlan(ckpt_dir, resume=True) if ckpt_dir else None)
     resumed = bool(ckpt_dir) and run_folder(ckpt_dir, history.identity) / CHECKPOINT_NAME in before
     seconds = sum(h["seconds"] for h in history)  # every epoch's time, also across a resume
     preds = predict(model, loaders["test"], device, tta=bool(opts.get("tta")))

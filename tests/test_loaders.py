@@ -11,18 +11,15 @@ import torch
 from PIL import Image
 from torch.utils.data import default_collate
 
+from fakeface_lib.config import SPLITS, TrainConfig
 from fakeface_lib.data import loaders as loaders_module
-from fakeface_lib.config import TrainConfig
-from fakeface_lib.data.index import index_dataset
-from fakeface_lib.data.regions import FACE_CROP
-from fakeface_lib.data.loaders import FaceDataset, default_num_workers, make_loaders
-from fakeface_lib.data.preprocessing import ImageReadError, load_image
 from fakeface_lib.data.batches import StackedSamples, collate
-from fakeface_lib.data.transforms import denormalize
-from fakeface_lib.data.preprocessing import Preprocessing
-from fakeface_lib.config import SPLITS
+from fakeface_lib.data.index import index_dataset
+from fakeface_lib.data.loaders import FaceDataset, default_num_workers, make_loaders
+from fakeface_lib.data.preprocessing import ImageReadError, Preprocessing, load_image
+from fakeface_lib.data.regions import FACE_CROP
 from fakeface_lib.data.splitting import split_dataset
-from fakeface_lib.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from fakeface_lib.data.transforms import IMAGENET_MEAN, IMAGENET_STD, denormalize
 
 SIZE = 32
 N_REAL, N_FAKE = 14, 12
@@ -212,7 +209,7 @@ def test_augmented_batches_from_workers_repeat_exactly(split_df):
 
 
 def test_fit_with_augmenting_workers_resumes_exactly(split_df, tmp_path, capsys):
-    from fakeface_lib.training.checkpoints import load_checkpoint
+    from fakeface_lib.training.checkpoints import CheckpointPlan, load_checkpoint
     from fakeface_lib.training.fit import fit
 
     def run(num_epochs: int, resume: bool = False, folder: str = "cut") -> list[dict]:
@@ -223,7 +220,8 @@ def test_fit_with_augmenting_workers_resumes_exactly(split_df, tmp_path, capsys)
         loaders = make_loaders(split_df, batch_size=4, image_size=SIZE, seed=1, augment="mild",
                                num_workers=2)
         history = fit(model, loaders, TrainConfig(num_epochs=num_epochs, lr=0.05, seed=3),
-                      device="cpu", progress=False, resume=resume, checkpoint_dir=tmp_path / folder)
+                      device="cpu", progress=False,
+        checkpoints=CheckpointPlan(tmp_path / folder, resume=resume))
         return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
 
     straight = run(3, folder="straight")

@@ -16,7 +16,11 @@ from PIL import Image
 from torch import nn
 
 from fakeface_lib.config import CLASS_NAMES
-from fakeface_lib.data.preprocessing import ImageReadError, Preprocessing, as_preprocessing
+from fakeface_lib.data.preprocessing import (
+    ImageReadError,
+    Preprocessing,
+    as_preprocessing,
+)
 from fakeface_lib.evaluation.predictions import FAKE
 
 

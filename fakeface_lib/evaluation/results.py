@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 
 from fakeface_lib.config import REGIONS
+from fakeface_lib.training.history import epoch_score
 from fakeface_lib.utils import write_text_atomic
 
 RESULTS_VERSION = 2
@@ -121,8 +122,7 @@ def _best_epoch(history: list[dict]) -> int | None:
         return int(history.best_epoch)
     if not history:
         return None
-    return int(max(history, key=lambda h: (h.get("val_acc", 0.0), -h.get("val_loss", 0.0)))
-               .get("epoch", 0))
+    return int(max(history, key=epoch_score).get("epoch", 0))
 
 
 def load_runs(results_dir: str | os.PathLike) -> list[dict]:
@@ -157,11 +157,12 @@ def validation_score(run: dict) -> tuple[float, float] | None:
     rows = [row for row in history if row.get("epoch") == best]
     if not rows or rows[0].get("val_acc") is None:
         return None
-    return float(rows[0]["val_acc"]), -float(rows[0].get("val_loss") or 0.0)
+    return epoch_score(rows[0])
 
 
 def choose_best(runs: list[dict]) -> dict | None:
-    """The leak-free run with the highest validation accuracy (ties: lower validation loss).
+    """The leak-free run with the highest validation accuracy (ties: lower validation loss, then
+    the name): ``epoch_score`` of each run's chosen epoch, the rule fit() chose that epoch by.
 
     Chosen on validation only; its test figures are then reported, once.
     """

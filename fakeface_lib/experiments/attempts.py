@@ -37,7 +37,7 @@ from fakeface_lib.experiments.patches import (
 from fakeface_lib.models.cnn import Model1
 from fakeface_lib.models.forensics import ResidualInput, residual_spread
 from fakeface_lib.models.resnet import build_resnet18, resnet18_param_groups
-from fakeface_lib.training.checkpoints import CHECKPOINT_NAME, run_folder
+from fakeface_lib.training.checkpoints import CHECKPOINT_NAME, CheckpointPlan, run_folder
 from fakeface_lib.training.fit import History, fit
 from fakeface_lib.training.loop import make_optimizer
 from fakeface_lib.utils import count_parameters, seed_everything
@@ -220,7 +220,7 @@ def run_attempt(name: str | Attempt, split_df: pd.DataFrame, cfg: TrainConfig, *
             model, head_lr=cfg.lr, backbone_lr=cfg.lr * BACKBONE_LR_FACTOR), cfg)
     before = set(checkpoint_dir.glob(f"*/{CHECKPOINT_NAME}")) if checkpoint_dir else set()
     history = fit(model, loaders, cfg, device=device, progress=progress, optimizer=optimizer,
-                  checkpoint_dir=checkpoint_dir, resume=checkpoint_dir is not None)
+                  checkpoints=CheckpointPlan(checkpoint_dir, resume=True) if checkpoint_dir else None)
     resumed = bool(checkpoint_dir) and run_folder(checkpoint_dir, history.identity) / CHECKPOINT_NAME in before
     val, val_tta, pooling = predict_attempt(model, loaders, "val", spec.kind, device)
     test, test_tta, _ = predict_attempt(model, loaders, "test", spec.kind, device, pooling)

@@ -10,6 +10,7 @@ import json
 import os
 import random
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,7 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
         free = shutil.disk_usage(path.parent).free / 2**20
         raise OSError(f"Could not write the checkpoint {tmp} ({err}); {free:,.0f} MiB free "
                       "there. Free some space (`python -m fakeface_lib.runner prune --keep 1` deletes "
-                      "old runs), or pass fit() another checkpoint_dir, or checkpoint_dir=None "
+                      "old runs), or give fit() a plan with another folder, or checkpoints=None "
                       "to train without checkpoints. "
                       f"The previous checkpoint, if any, is kept at {path}.") from err
     os.replace(tmp, path)
@@ -85,7 +86,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         path = _only_checkpoint(path)
     if not path.is_file():
         raise FileNotFoundError(
-            f"No checkpoint at {path}. fit(..., checkpoint_dir=DIR) writes DIR/{CHECKPOINT_NAME}."
+            f"No checkpoint at {path}. fit(..., checkpoints=CheckpointPlan(DIR)) writes DIR/<run key>/{CHECKPOINT_NAME}."
         )
     return torch.load(path, map_location="cpu", weights_only=True)
 
@@ -217,3 +218,33 @@ def restore_training_state(
     restore_rng_state(ckpt["rng"], generator)
     best = ckpt["best_model"] if ckpt["best_model"] is not None else ckpt["model"]
     return {k: v.detach().to("cpu", copy=True) for k, v in best.items()}
+
+
+MiB = 2**20
+
+
+@dataclass(frozen=True)
+class CheckpointPlan:
+    """What fit(checkpoints=...) does with a run's resumable state: the folder it is kept in
+    (``dir``; None: nowhere), every how many epochs it is written (and after the last), and
+    whether a run saved there is continued (``resume``); ``where`` and ``size`` say why, for
+    ``print`` (``fakeface_lib.colab.checkpoint_plan`` decides them by the checkpoint's size)."""
+
+    dir: Path | None
+    every: int = 1
+    resume: bool = False
+    where: str = "local"  # "drive" | "runtime disk" | "local" | "off" | "skipped" (large, under the runner)
+    size: int | None = None  # bytes of one checkpoint, estimated
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.every, int) or isinstance(self.every, bool) or self.every < 1:
+            raise ValueError(f"CheckpointPlan.every must be a positive int, got {self.every!r}")
+
+    def __str__(self) -> str:
+        size = "" if self.size is None else f"about {self.size / MiB:,.0f} MiB "
+        if self.where == "skipped":
+            return (f"Checkpoints skipped: {size}each, and the series runner deletes its scratch "
+                    "folder when the job ends, before anything could resume from them.")
+        if self.dir is None:
+            return "Checkpoints off: an interrupted run starts again from epoch 1."
+        return f"Checkpoints: {size}every {self.every} epoch(s) in {self.dir} ({self.where})."

@@ -1,15 +1,14 @@
-"""Training: optimizers, one epoch of training, evaluation, and fit() with checkpoints/resume.
-
-The loop the notebooks show is ``train_one_epoch -> evaluate -> history -> one printed line``;
-fit() is that loop plus best-weights tracking, early stopping, checkpoints, and mixed precision
-in the dtype the hardware computes natively (resolve_amp_dtype).
+"""fit(): the loop of :mod:`fakeface_lib.training.loop` (``train_one_epoch -> evaluate ->
+history -> one printed line``) plus best-weights tracking, early stopping, checkpoints and
+resume (a :class:`CheckpointPlan`), and mixed precision in the dtype the hardware computes
+natively (resolve_amp_dtype).
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +16,24 @@ import torch
 from torch import nn
 
 from fakeface_lib.config import TrainConfig
-from fakeface_lib.training import checkpoints, identity
 from fakeface_lib.training.amp import (
     amp_choice,
     make_scaler,
     run_config,
 )
+from fakeface_lib.training.checkpoints import (
+    CHECKPOINT_NAME,
+    CheckpointPlan,
+    cpu_state_dict,
+    describe_other_runs,
+    load_checkpoint,
+    restore_training_state,
+    run_folder,
+    save_checkpoint,
+    training_state,
+)
+from fakeface_lib.training.history import History
+from fakeface_lib.training.identity import differences, run_identity
 from fakeface_lib.training.loop import (
     evaluate,
     format_epoch_line,
@@ -31,20 +42,6 @@ from fakeface_lib.training.loop import (
     train_one_epoch,
 )
 from fakeface_lib.utils import get_device, seed_everything
-
-
-class History(list):
-    """fit()'s result: per-epoch dicts, plus ``best_epoch``, ``stopped_early``, ``identity``
-    (the run's identity, which save_run records) and ``amp_dtype`` (the dtype mixed precision
-    ran in: "float16", "bfloat16", or None when it was off)."""
-
-    def __init__(self, rows: Iterable[dict] = (), best_epoch: int | None = None,
-                 stopped_early: bool = False) -> None:
-        super().__init__(rows)
-        self.best_epoch = best_epoch
-        self.stopped_early = stopped_early
-        self.identity: dict | None = None
-        self.amp_dtype: str | None = None
 
 
 def _check_loaders(loaders: Mapping[str, Any]) -> None:
@@ -57,13 +54,6 @@ def _check_loaders(loaders: Mapping[str, Any]) -> None:
             if len(loaders[split]) == 0:
                 raise ValueError(f"loaders[{split!r}] is empty (no batches): check the split "
                                  "and drop_last with fewer images than batch_size.")
-
-
-def _score(row: Mapping[str, float], monitor: str) -> tuple[float, float]:
-    """Higher is better: val_acc with lower val_loss breaking ties, or the reverse."""
-    if monitor == "val_acc":
-        return (row["val_acc"], -row["val_loss"])
-    return (-row["val_loss"], row["val_acc"])
 
 
 def _run_epoch(model, loaders, loss_fn, optimizer, device, cfg, epoch, scaler, progress) -> dict:
@@ -85,40 +75,42 @@ def _run_epoch(model, loaders, loss_fn, optimizer, device, cfg, epoch, scaler, p
 
 
 def fit(model: nn.Module, loaders: Mapping[str, Any], cfg: TrainConfig, *,
-        checkpoint_dir: str | Path | None = None, resume: bool = False,
-        device: torch.device | str | None = None, optimizer: torch.optim.Optimizer | None = None,
-        scheduler: Any = None, loss_fn: nn.Module | None = None,
-        progress: bool = True, checkpoint_every: int = 1, channels_last: bool = False) -> History:
+        device: torch.device | str | None = None, checkpoints: CheckpointPlan | None = None,
+        optimizer: torch.optim.Optimizer | None = None, loss_fn: nn.Module | None = None,
+        progress: bool = True) -> History:
     """Train for cfg.num_epochs; return the history and leave the best weights in the model.
 
     Best epoch: highest val_acc, ties broken by lower val_loss (cfg.monitor="val_loss" for
-    the reverse); early stopping after cfg.patience epochs without a better one.
-    checkpoint_dir: the run's folder. Each run is filed in ``DIR/<key>/`` by its identity
-    (model, training and validation images, preprocessing, optimizer, recipe: see
-    :mod:`fakeface_lib.training.identity`), with ``last.pt`` (model, optimizer, scheduler, scaler, RNG
-    states, history, best weights) written every ``checkpoint_every`` epochs and after the last.
-    resume=True continues the run of this very identity if DIR holds one (a larger num_epochs
-    trains on); anything else (other data, model, preprocessing or recipe) starts afresh in a
-    folder of its own and says how it differs from the runs already there.
+    the reverse, see ``epoch_score``); early stopping after cfg.patience epochs without a
+    better one. The optimizer defaults to make_optimizer(model, cfg), the learning-rate schedule
+    to make_scheduler(optimizer, cfg), the loss to CrossEntropyLoss.
+
+    ``checkpoints``: the plan ``checkpoint_plan`` returns (or ``CheckpointPlan(folder)``). Each
+    run is filed in ``<plan.dir>/<key>/`` by its identity (model, training and validation
+    images, preprocessing, optimizer, recipe: see :mod:`fakeface_lib.training.identity`), with
+    ``last.pt`` (model, optimizer, scheduler, scaler, RNG states, history, best weights) written
+    every ``plan.every`` epochs and after the last. With ``plan.resume`` the run of this very
+    identity continues if the folder holds one (a larger num_epochs trains on); anything else
+    (other data, model, preprocessing or recipe) starts afresh in a folder of its own and says
+    how it differs from the runs already there. None, or a plan without a folder: no checkpoints.
+
     With cfg.amp, mixed precision runs in the dtype resolve_amp_dtype picks for this device
     (one printed line says which and why); the checkpoint's config and the run identity hold
     that resolved dtype (amp=False where it is off), so an "auto" run made on a T4 (float16)
     never resumes as one made on an A100 (bfloat16), and ``history.amp_dtype`` records it.
     On CUDA, cuDNN benchmarks its convolution algorithms (the shapes here are fixed) unless
-    deterministic kernels were asked for. channels_last=True moves the weights to NHWC layout,
-    which tensor cores prefer for convolutions under float16/bfloat16 (unmeasured here: off).
-    The optimizer defaults to make_optimizer(model, cfg), the loss to CrossEntropyLoss.
+    deterministic kernels were asked for.
     """
-    _check_fit_arguments(loaders, checkpoint_dir, resume, checkpoint_every)
+    _check_loaders(loaders)
     device = torch.device(device) if device is not None else get_device()
     seed_everything(cfg.seed)
-    run_cfg, objects, history = _prepare_run(model, loaders, cfg, device, optimizer, scheduler,
-                                             channels_last)
+    run_cfg, objects, history = _prepare_run(model, loaders, cfg, device, optimizer)
     if loss_fn is None:
         loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-    best_state = checkpoints.cpu_state_dict(model)
-    run_dir = checkpoints.run_folder(checkpoint_dir, history.identity) if checkpoint_dir else None
-    if resume:
+    best_state = cpu_state_dict(model)
+    plan = checkpoints if checkpoints is not None and checkpoints.dir is not None else None
+    run_dir = run_folder(plan.dir, history.identity) if plan else None
+    if plan and plan.resume:
         history, best_state = _resume(run_dir, cfg, objects, history, best_state)
     for epoch in range(len(history) + 1, cfg.num_epochs + 1):
         if history.stopped_early:
@@ -127,10 +119,11 @@ def fit(model: nn.Module, loaders: Mapping[str, Any], cfg: TrainConfig, *,
                          objects["scaler"], progress)
         if objects["scheduler"] is not None:
             objects["scheduler"].step()
-        best_state, improved = _record_epoch(history, row, model, cfg, best_state)
+        improved = history.record(row, cfg.monitor, cfg.patience, cfg.num_epochs)
+        if improved:
+            best_state = cpu_state_dict(model)
         print(format_epoch_line(row, cfg.num_epochs) + ("  (best)" if improved else ""))
-        due = epoch % checkpoint_every == 0 or epoch == cfg.num_epochs or history.stopped_early
-        if run_dir is not None and due:
+        if plan and (epoch % plan.every == 0 or epoch == cfg.num_epochs or history.stopped_early):
             _save(run_dir, epoch, history, run_cfg, best_state, objects)
         if history.stopped_early:
             print(f"Early stopping: no better {cfg.monitor} for {cfg.patience} epochs "
@@ -139,32 +132,18 @@ def fit(model: nn.Module, loaders: Mapping[str, Any], cfg: TrainConfig, *,
     return history
 
 
-def _check_fit_arguments(loaders: Mapping[str, Any], checkpoint_dir: str | Path | None,
-                         resume: bool, checkpoint_every: int) -> None:
-    _check_loaders(loaders)
-    if not isinstance(checkpoint_every, int) or checkpoint_every < 1:
-        raise ValueError(f"checkpoint_every must be a positive int, got {checkpoint_every!r}")
-    if resume and checkpoint_dir is None:
-        raise ValueError("resume=True needs the checkpoint_dir of the run to continue.")
-
-
 def _prepare_run(model: nn.Module, loaders: Mapping[str, Any], cfg: TrainConfig,
-                 device: torch.device, optimizer: Any, scheduler: Any,
-                 channels_last: bool) -> tuple[TrainConfig, dict[str, Any], History]:
+                 device: torch.device, optimizer: Any) -> tuple[TrainConfig, dict[str, Any], History]:
     """The run config (mixed precision resolved), the checkpointed objects, an empty history."""
     amp_dtype, why = amp_choice(cfg, device)
     if cfg.amp:
         print(f"Mixed precision: {why}")
     run_cfg = run_config(cfg, amp_dtype)
     model.to(device)
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
     _use_cudnn_benchmark(device)
-    objects = _training_objects(model, loaders, run_cfg, device, optimizer, scheduler)
-    history = History()
-    history.amp_dtype = amp_dtype
-    history.identity = identity.run_identity(model, loaders, objects["optimizer"],
-                                             run_cfg)
+    objects = _training_objects(model, loaders, run_cfg, device, optimizer)
+    history = History(amp_dtype=amp_dtype,
+                      identity=run_identity(model, loaders, objects["optimizer"], run_cfg))
     return run_cfg, objects, history
 
 
@@ -178,51 +157,38 @@ def _use_cudnn_benchmark(device: torch.device) -> None:
 
 def _save(run_dir: Path, epoch: int, history: History, run_cfg: TrainConfig,
           best_state: dict, objects: dict[str, Any]) -> None:
-    checkpoints.save_checkpoint(checkpoints.training_state(
+    save_checkpoint(training_state(
         epoch=epoch, history=history, config=run_cfg.to_dict(), best_epoch=history.best_epoch,
         best_state=best_state, stopped_early=history.stopped_early, identity=history.identity,
-        **objects), run_dir / checkpoints.CHECKPOINT_NAME)
+        **objects), run_dir / CHECKPOINT_NAME)
 
 
 def _training_objects(model: nn.Module, loaders: Mapping[str, Any], run_cfg: TrainConfig,
-                      device: torch.device, optimizer: Any, scheduler: Any) -> dict[str, Any]:
+                      device: torch.device, optimizer: Any) -> dict[str, Any]:
     """Optimizer, scheduler, scaler and the train loader's generator: what a checkpoint holds."""
     optimizer = optimizer if optimizer is not None else make_optimizer(model, run_cfg)
-    scheduler = scheduler if scheduler is not None else make_scheduler(optimizer, run_cfg)
+    scheduler = make_scheduler(optimizer, run_cfg)
     scaler = make_scaler(run_cfg.amp_dtype if run_cfg.amp else None, device)
     return {"model": model, "optimizer": optimizer, "scheduler": scheduler, "scaler": scaler,
             "generator": getattr(loaders["train"], "generator", None)}
 
 
-def _record_epoch(history: History, row: dict, model: nn.Module, cfg: TrainConfig,
-                  best_state: dict) -> tuple[dict, bool]:
-    """Append row; keep a copy of the weights if it is the best so far; flag early stopping."""
-    history.append(row)
-    best_row = history[history.best_epoch - 1] if history.best_epoch else None
-    improved = best_row is None or _score(row, cfg.monitor) > _score(best_row, cfg.monitor)
-    if improved:
-        history.best_epoch, best_state = row["epoch"], checkpoints.cpu_state_dict(model)
-    history.stopped_early = (cfg.patience is not None and row["epoch"] < cfg.num_epochs
-                             and row["epoch"] - history.best_epoch >= cfg.patience)
-    return best_state, improved
-
-
 def _resume(run_dir: Path, cfg: TrainConfig, objects: dict, history: History,
             best_state: dict) -> tuple[History, dict]:
     """Restore this run from run_dir if it was saved there (one printed line); else start afresh."""
-    ckpt_path = run_dir / checkpoints.CHECKPOINT_NAME
+    ckpt_path = run_dir / CHECKPOINT_NAME
     if not ckpt_path.is_file():
         print(f"No checkpoint of this run yet: starting from epoch 1 (saving to {run_dir})."
-              + checkpoints.describe_other_runs(run_dir, history.identity))
+              + describe_other_runs(run_dir, history.identity))
         return history, best_state
-    ckpt = checkpoints.load_checkpoint(ckpt_path)
+    ckpt = load_checkpoint(ckpt_path)
     if ckpt.get("identity") != history.identity:
         raise ValueError(f"{ckpt_path} holds another run than its folder name says "
-                         f"({'; '.join(identity.differences(ckpt.get('identity') or {}, history.identity))}). "
-                         "Delete that folder, or pass resume=False, to start afresh.")
+                         f"({'; '.join(differences(ckpt.get('identity') or {}, history.identity))}). "
+                         "Delete that folder, or pass a plan with resume=False, to start afresh.")
     restored = History(ckpt["history"], best_epoch=ckpt["best_epoch"],
-                       stopped_early=ckpt["stopped_early"])
-    restored.identity, restored.amp_dtype = history.identity, history.amp_dtype
-    best_state = checkpoints.restore_training_state(ckpt, **objects)
+                       stopped_early=ckpt["stopped_early"], identity=history.identity,
+                       amp_dtype=history.amp_dtype)
+    best_state = restore_training_state(ckpt, **objects)
     print(f"Resuming from epoch {ckpt['epoch']} of {cfg.num_epochs} ({ckpt_path}).")
     return restored, best_state

@@ -40,7 +40,8 @@ if TYPE_CHECKING:
     )
     from fakeface_lib.data.loaders import FaceDataset, make_loaders
     from fakeface_lib.models.cnn import build_model, Model1, Model2, summary_table
-    from fakeface_lib.models.resnet import build_resnet18, resnet18_weights_or_none
+    from fakeface_lib.models.resnet import build_resnet18
+    from fakeface_lib.models.pretrained import resnet18_weights_or_none
     from fakeface_lib.training.loop import evaluate, make_optimizer, train_one_epoch
     from fakeface_lib.training.fit import fit
     from fakeface_lib.evaluation.predictions import predict
@@ -67,7 +68,8 @@ _API = {
     "fakeface_lib.data.transforms": ('denormalize', 'eval_transform', 'IMAGENET_MEAN', 'IMAGENET_STD'),
     "fakeface_lib.data.loaders": ('FaceDataset', 'make_loaders'),
     "fakeface_lib.models.cnn": ('build_model', 'Model1', 'Model2', 'summary_table'),
-    "fakeface_lib.models.resnet": ('build_resnet18', 'resnet18_weights_or_none'),
+    "fakeface_lib.models.resnet": ('build_resnet18',),
+    "fakeface_lib.models.pretrained": ('resnet18_weights_or_none',),
     "fakeface_lib.training.loop": ('evaluate', 'make_optimizer', 'train_one_epoch'),
     "fakeface_lib.training.fit": ('fit',),
     "fakeface_lib.evaluation.predictions": ('predict',),

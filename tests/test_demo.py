@@ -46,13 +46,6 @@ def test_index_dataset_reads_it(demo_root):
     assert fakes[list(REGIONS)].any(axis=1).all()  # every fake has an edited region
 
 
-def test_region_boxes_stay_importable_from_demo():
-    from fakeface_lib.data import demo
-    from fakeface_lib.data import regions
-
-    assert demo.region_boxes is regions.region_boxes  # notebooks 00, 03 and 05 import it here
-
-
 def unedited_fake(index: int, seed: int = 0, size: int = 128) -> np.ndarray:
     """The face a demo fake started from, before its regions were spliced (same RNG stream)."""
     return _render_face(_sample_face(np.random.default_rng([seed, 1, index])), size)

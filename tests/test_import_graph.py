@@ -164,6 +164,8 @@ def addresses(package: Path = PACKAGE) -> tuple[dict[str, list[str]], list[str]]
         used |= {n.value.id for n in ast.walk(tree) if isinstance(n, ast.Attribute)
                  and isinstance(n.value, ast.Name)}
         forwarders += [f"{name} re-exports {n}" for n in sorted(set(imported) - used)]
+        if "__getattr__" in defined:
+            forwarders.append(f"{name} defines a module __getattr__ (names served from elsewhere)")
         exported = next((node.value for node in tree.body if isinstance(node, ast.Assign)
                          and any(getattr(t, "id", None) == "__all__" for t in node.targets)), None)
         if exported is not None:
@@ -232,7 +234,8 @@ def test_the_checks_catch_a_cycle_an_upward_import_and_a_forwarder(tmp_path):
                          "from fakeface_lib.data import index as forwarded  # noqa\n"
                          "class Model1:\n    data = index_dataset\n",
         "training/__init__.py": "from fakeface_lib.training.fit import fit\n",
-        "training/fit.py": "def fit():\n    pass\n\ndef index_dataset():\n    pass\n",
+        "training/fit.py": "def fit():\n    pass\n\ndef index_dataset():\n    pass\n\n"
+                           "def __getattr__(name):\n    return fit\n",
     })
     graph = import_graph(package)
     assert find_cycle(graph) == ["fakeface_lib.data.index", "fakeface_lib.models.cnn",
@@ -243,6 +246,8 @@ def test_the_checks_catch_a_cycle_an_upward_import_and_a_forwarder(tmp_path):
     assert defined_in["index_dataset"] == ["fakeface_lib.data.index", "fakeface_lib.training.fit"]
     assert forwarders == ["fakeface_lib.models.cnn re-exports forwarded",
                           "fakeface_lib.training re-exports fit",
+                          "fakeface_lib.training.fit defines a module __getattr__ (names served "
+                          "from elsewhere)",
                           "fakeface_lib.training: a subpackage __init__ imports ['fit']"]
 
 

@@ -14,7 +14,7 @@ from torch import nn
 from fakeface_lib.models import cnn as models
 from fakeface_lib.models.cnn import INPUT_SIZE, Model1, Model2, build_model, summary_table
 from fakeface_lib.models.resnet import WeightsUnavailableError, build_resnet18, resnet18_param_groups
-from fakeface_lib.models.resnet import check_weights_reachable, load_resnet18_or_fallback
+from fakeface_lib.models.pretrained import check_weights_reachable, load_resnet18_or_fallback
 from fakeface_lib.utils import count_parameters
 
 # (layer type, params) rows of the report's torchsummary tables, ReLU rows aside.
@@ -187,7 +187,7 @@ def test_unreachable_weights_fail_before_any_download(monkeypatch, tmp_path, cap
 
 
 def test_weights_or_none_says_what_torchvision_can_load(monkeypatch, tmp_path, capsys):
-    from fakeface_lib.models.resnet import resnet18_weights_or_none
+    from fakeface_lib.models.pretrained import resnet18_weights_or_none
 
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))  # nothing cached
     monkeypatch.setattr("fakeface_lib.data.download.is_online", lambda host: False)
@@ -201,13 +201,11 @@ def test_weights_or_none_says_what_torchvision_can_load(monkeypatch, tmp_path, c
 
 
 def test_model_code_does_not_probe_the_network():
-    code = ("import sys; from fakeface_lib.models.cnn import build_model, build_resnet18; "
+    code = ("import sys; from fakeface_lib.models.cnn import build_model; "
+            "from fakeface_lib.models.resnet import build_resnet18; "
             "build_model('model1'); build_resnet18(weights=None); "
-            "assert not {'fakeface_lib.data.download', 'fakeface_lib.models.resnet'} & set(sys.modules)")
+            "assert not {'fakeface_lib.data.download', 'fakeface_lib.models.pretrained'} & set(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True)
-    from fakeface_lib.models import resnet as pretrained
-
-    assert models.load_resnet18_or_fallback is pretrained.load_resnet18_or_fallback  # notebook 04
 
 
 def test_resnet18_fallback_prints_one_line(offline, capsys):

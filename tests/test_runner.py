@@ -14,7 +14,7 @@ import pytest
 from fakeface_lib.runner.__main__ import main
 from fakeface_lib.runner.series import (
     NotebookFailed, RunOptions, execute_notebook, notebook_parameters, resolve_data, run_series,
-    scaled_epochs,
+    scaled_epochs, series_notebooks,
 )
 from fakeface_lib.runner.runs import prune_runs, run_folders, usage_note
 
@@ -120,7 +120,10 @@ def _capture_run(monkeypatch, notebooks: list[Path],
             raise NotebookFailed(f"{fail_on} failed")
         return 0.0
 
-    monkeypatch.setattr("fakeface_lib.runner.series.series_notebooks", lambda: notebooks)
+    checkout = notebooks[0].parent / "notebooks"  # the runner runs in a checkout: found from here
+    checkout.mkdir(exist_ok=True)
+    (checkout / "00_series.ipynb").write_text(notebooks[0].read_text())
+    monkeypatch.setattr("fakeface_lib.runner.series.series_notebooks", lambda folder: notebooks)
     monkeypatch.setattr("fakeface_lib.runner.series.execute_notebook", fake_execute)
     monkeypatch.setattr("fakeface_lib.runner.report.write_report", lambda *a, **k: None)
     return calls
@@ -337,3 +340,24 @@ def test_kernel_is_this_interpreter_in_the_given_cwd_with_extra_pythonpath(tmp_p
     assert os.environ.get("PYTHONPATH") == pythonpath_before
     copy = json.loads((tmp_path / "out" / "00_where.ipynb").read_text())
     assert copy["metadata"]["kernelspec"]["name"] == "python3", "the copy opens with the usual kernel"
+
+
+def test_the_runner_finds_the_checkout_from_where_it_runs_not_from_the_package(tmp_path, monkeypatch,
+                                                                               capsys):
+    from fakeface_lib.runner.repo import find_repo
+
+    clone = tmp_path / "clone"
+    (clone / "notebooks").mkdir(parents=True)
+    (clone / "notebooks" / "00_a.ipynb").write_text("{}")
+    (clone / "docs" / "deep").mkdir(parents=True)
+    assert find_repo(clone / "docs" / "deep") == clone
+    monkeypatch.chdir(clone / "docs")
+    assert find_repo() == clone
+    assert series_notebooks() == [clone / "notebooks" / "00_a.ipynb"]
+    monkeypatch.chdir(tmp_path)  # no checkout here nor above: say so, name the fix
+    with pytest.raises(FileNotFoundError, match="--repo"):
+        find_repo()
+    assert main(["prune", "--dry-run"]) == 1 and "--repo" in capsys.readouterr().err
+    runner = Path(find_repo.__code__.co_filename).parent
+    assert not [p.name for p in runner.glob("*.py") if "__file__" in p.read_text()], \
+        "the runner never computes paths from where the package is installed"

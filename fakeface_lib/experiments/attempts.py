@@ -273,7 +273,8 @@ def load_attempt(name: str, spec: Attempt, folder, key: dict) -> AttemptRun | No
     record = json.loads(path.read_text(encoding="utf-8"))
     if record.get("key") != key or not all((path.parent / f"{name}_{f}.csv").is_file() for f in FRAMES):
         return None
-    history = History(record["history"], record["best_epoch"], record["stopped_early"])
+    history = History(record["history"], best_epoch=record["best_epoch"],
+                      stopped_early=record["stopped_early"])
     frames = {f: pd.read_csv(path.parent / f"{name}_{f}.csv") for f in FRAMES}
     pooling = record["pooling"] and (record["pooling"][0], record["pooling"][1],
                                      {k: tuple(v) for k, v in record["pooling"][2].items()})

@@ -164,13 +164,3 @@ def summary_table(
     finally:
         model.train(was_training)
     return buffer.getvalue()
-
-
-def __getattr__(name: str):
-    """``load_resnet18_or_fallback`` stays importable from here (notebook 04); it lives in
-    ``fakeface_lib.models.resnet``, which is imported only when that name is asked for."""
-    if name == "load_resnet18_or_fallback":
-        from fakeface_lib.models.resnet import load_resnet18_or_fallback
-
-        return load_resnet18_or_fallback
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -96,8 +96,9 @@ def resolve_paths(opts: RunOptions, cwd: Path | None = None) -> RunOptions:
     def absolute(path: Path | None) -> Path | None:
         return None if path is None else (base / Path(path).expanduser()).resolve()
 
+    data = resolve_data(opts.data, base)  # a missing --data stops before anything else
     repo = find_repo(absolute(opts.repo) or base)
-    return replace(opts, repo=repo, data=resolve_data(opts.data, base), out=absolute(opts.out),
+    return replace(opts, repo=repo, data=data, out=absolute(opts.out),
                    data_dir=absolute(opts.data_dir) or repo / "data")
 
 

@@ -148,7 +148,7 @@ def test_predict_image_keeps_its_separate_arguments(tmp_path):
     p = Preprocessing(image_size=64, crop="face")
     x, _ = model_input(None, path, image_size=64, crop="face")
     assert torch.equal(x, p.tensor(path).unsqueeze(0))
-    with pytest.raises(ValueError, match="image_size.*disagree"):
+    with pytest.raises(ValueError, match="image_size.*given beside preprocessing"):
         predict_image(tiny_cnn(), path, preprocessing=p, image_size=128)
 
 

@@ -271,13 +271,12 @@ def test_loaders_keep_the_preprocessing_they_used(split_df):
     assert all(torch.equal(images[i], p.tensor(paths.iloc[i])) for i in range(len(images)))
 
 
-def test_preprocessing_and_separate_settings_must_agree(split_df):
+def test_a_preprocessing_or_separate_settings_never_both(split_df):
     p = Preprocessing(image_size=SIZE)
-    agreeing = make_loaders(split_df, image_size=SIZE, preprocessing=p)
-    assert agreeing["val"].dataset.preprocessing == p
-    with pytest.raises(ValueError, match="image_size.*disagree"):
-        make_loaders(split_df, image_size=64, preprocessing=p)
-    with pytest.raises(ValueError, match="crop.*disagree"):
+    assert make_loaders(split_df, preprocessing=p)["val"].dataset.preprocessing == p
+    with pytest.raises(ValueError, match=r"\['image_size'\] given beside preprocessing"):
+        make_loaders(split_df, image_size=SIZE, preprocessing=p)  # even when they agree
+    with pytest.raises(ValueError, match=r"\['crop'\] given beside"):
         FaceDataset(split_df, crop="face", preprocessing=p)
     assert FaceDataset(split_df, SIZE, cache=False).preprocessing == p
 

@@ -102,12 +102,14 @@ def test_transform_uses_the_statistics():
     assert image.dtype == torch.uint8 and (image == 255).all()  # the input is left alone
 
 
-def test_as_preprocessing_builds_or_checks():
+def test_as_preprocessing_takes_one_or_the_other():
     assert as_preprocessing(None, image_size=64, crop=None) == Preprocessing(image_size=64)
     p = Preprocessing(image_size=64, crop="face")
     assert as_preprocessing(p) is p
-    assert as_preprocessing(p, image_size=64, crop="face", mean=(0.5, 0.5, 0.5)) is p
-    with pytest.raises(ValueError, match=r"\['image_size'\] disagree"):
+    assert as_preprocessing(p, image_size=None, crop=None) is p  # None: not given
+    with pytest.raises(ValueError, match=r"\['crop', 'image_size'\] given beside preprocessing"):
+        as_preprocessing(p, image_size=64, crop="face")  # both, even agreeing
+    with pytest.raises(ValueError, match=r"\['image_size'\] given beside"):
         as_preprocessing(p, image_size=128)
     with pytest.raises(TypeError, match="from_dict"):
         as_preprocessing(p.to_dict())

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import imagehash
 import numpy as np
 import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from PIL import Image
 from tqdm.auto import tqdm
 
@@ -129,20 +131,13 @@ def duplicate_groups(df: pd.DataFrame, pairs: pd.DataFrame) -> pd.Series:
     duplicates is a group of its own. Ids follow the row order of ``df``.
     """
     position = {path: k for k, path in enumerate(df["path"].astype(str))}
-    parent = list(range(len(df)))
-
-    def root(k: int) -> int:
-        while parent[k] != k:
-            parent[k] = parent[parent[k]]
-            k = parent[k]
-        return k
-
-    for path_a, path_b in zip(pairs["path_a"].astype(str), pairs["path_b"].astype(str)):
-        if path_a in position and path_b in position:
-            ra, rb = root(position[path_a]), root(position[path_b])
-            parent[max(ra, rb)] = min(ra, rb)
-    roots = [root(k) for k in range(len(df))]
-    ids = pd.factorize(pd.Series(roots))[0]
+    links = [(position[a], position[b])
+             for a, b in zip(pairs["path_a"].astype(str), pairs["path_b"].astype(str))
+             if a in position and b in position]
+    rows, cols = np.array(links, dtype=np.int64).reshape(-1, 2).T
+    graph = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(len(df),) * 2)
+    _, labels = connected_components(graph, directed=False)
+    ids = pd.factorize(pd.Series(labels))[0]  # numbered in row order
     return pd.Series(pd.array(ids, dtype="Int64"), index=df.index, name="duplicate_group")
 
 

@@ -161,10 +161,10 @@ class Preprocessing:
 
 
 def as_preprocessing(preprocessing: Preprocessing | None = None, **settings: Any) -> Preprocessing:
-    """``preprocessing``, or one built from separate settings (image_size, crop, mean, std).
+    """``preprocessing``, or one built from separate settings (image_size, crop, mean, std):
+    one or the other, never both (a ValueError names the settings given beside it).
 
-    Settings left None are not given. With both, the settings must agree with
-    ``preprocessing``; otherwise a ValueError says which differ.
+    Settings left None are not given.
     """
     given = {name: value for name, value in settings.items() if value is not None}
     if preprocessing is None:
@@ -172,9 +172,7 @@ def as_preprocessing(preprocessing: Preprocessing | None = None, **settings: Any
     if not isinstance(preprocessing, Preprocessing):
         raise TypeError(f"preprocessing must be a Preprocessing (Preprocessing.from_dict(saved) "
                         f"for a saved one), got {type(preprocessing).__name__}.")
-    differ = [name for name in given
-              if dataclasses.replace(preprocessing, **{name: given[name]}) != preprocessing]
-    if differ:
-        raise ValueError(f"{differ} disagree with preprocessing={preprocessing}; pass one or "
-                         "the other.")
+    if given:
+        raise ValueError(f"{sorted(given)} given beside preprocessing={preprocessing}: pass one or "
+                         "the other (dataclasses.replace(preprocessing, ...) for a variant).")
     return preprocessing

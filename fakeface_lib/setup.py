@@ -1,5 +1,6 @@
-"""What every notebook's setup cell does (device check, seeds, plot style), and the statistics
-and text summaries the notebooks print. Where things are saved: :mod:`fakeface_lib.colab`."""
+"""What every notebook's first cells do: the setup (device check, seeds, plot style) and the
+series' data (download, canonical split, smoke subset, loaders, baselines). Where things are
+saved: :mod:`fakeface_lib.colab`."""
 
 from __future__ import annotations
 

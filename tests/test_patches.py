@@ -1,5 +1,5 @@
 """Region patches: labels from the codes, boxes cut at full resolution, the patch net, and image
-scores pooled from patches in evaluation.predict's format."""
+scores pooled from patches in predict's format."""
 
 from __future__ import annotations
 
@@ -138,7 +138,7 @@ def test_trained_patch_net_detects_demo_fakes_by_their_regions(demo_split):
     preds = predict_images(model, test, "max")
     assert compute_metrics(preds)["accuracy"] > 0.8
     assert set(by_region(preds).index) == set(REGIONS) and len(by_difficulty(preds)) >= 2
-    # the same images, columns and order as evaluation.predict gives for whole images
+    # the same images, columns and order as predict gives for whole images
     whole = predict(PatchNet(width=4), make_loaders(demo_split, image_size=32)["test"])
     assert list(preds.columns) == list(whole.columns)
     assert preds["filename"].tolist() == whole["filename"].tolist()

@@ -1,7 +1,6 @@
 """Index the Real and Fake Face dataset: find the class folders, decode every image once to
 validate it, and parse the fake file names (difficulty, id, edited regions) into a DataFrame.
-Splitting and manifests live in ``fakeface_lib.data.splitting``, which builds on this module; their
-old names here (``data.canonical_split`` ...) still work, looked up there on first use.
+Splitting lives in :mod:`fakeface_lib.data.splitting`, which builds on this module.
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
-"""Stratified, seeded train/val/test splits and the CSV manifests (filename, class_name, split)
-that pin them, including the canonical manifest shipped with the package; ``canonical_split``
-applies it, and keeps near-duplicates together for the files it does not cover.
+"""Stratified, seeded train/val/test splits; ``canonical_split`` applies the manifest shipped
+with the package (:mod:`fakeface_lib.data.split_files`), and keeps near-duplicates together for
+the files it does not cover.
 
-The canonical manifest (data/splits/real_and_fake_face.csv, package data
-fakeface_lib/splits/) was built with ``build_canonical_manifest(<dataset>, seed=42,
+The canonical manifest (package data: fakeface_lib/data/manifests/real_and_fake_face.csv) was built with ``build_canonical_manifest(<dataset>, seed=42,
 max_distance=8)``; rebuild it with ``python -m fakeface_lib.data.splitting ROOT DEST``.
 """
 

@@ -1,4 +1,5 @@
-"""Predictions as a DataFrame, scikit-learn metrics, and per-difficulty / per-region breakdowns.
+"""Metrics of a prediction frame (scikit-learn), the majority baseline, the ROC curve, and
+per-difficulty / per-region breakdowns.
 
 Positive class: "training_fake" (label 0). A detector flags fakes, so recall of the fake
 class is the detection rate and ROC AUC scores prob_fake against y_true = (label == 0).

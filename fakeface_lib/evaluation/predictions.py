@@ -71,7 +71,7 @@ def predict(model: nn.Module, loader: Iterable,
 def predictions_from_probs(prob_fake: Sequence[float], labels: Sequence[int],
                            frame: pd.DataFrame | None = None,
                            threshold: float = 0.5) -> pd.DataFrame:
-    """One row per image, as ``evaluation.predict`` gives: the frame's columns (if any), then
+    """One row per image, as ``predict`` gives: the frame's columns (if any), then
     label, prob_fake, prob_real, pred, correct. pred is fake (0) where prob_fake >= threshold
     (at 0.5 the argmax that predict takes, ties to fake as there)."""
     prob_fake = np.asarray(prob_fake, dtype=float)

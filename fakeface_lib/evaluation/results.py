@@ -66,7 +66,7 @@ def save_run(results_dir: str | os.PathLike, name: str, *, title: str, model: to
         raise ValueError(f"run name {name!r} must be letters, digits, '_' or '-' (it names files)")
     missing = {"label", "prob_fake", "pred"} - set(preds.columns)
     if missing:
-        raise ValueError(f"preds lacks columns {sorted(missing)}: pass evaluation.predict(...)'s output")
+        raise ValueError(f"preds lacks columns {sorted(missing)}: pass predict(...)'s output")
     out = Path(results_dir)
     out.mkdir(parents=True, exist_ok=True)
     metrics = compute_metrics(preds)

@@ -1,6 +1,6 @@
 """Region patches: the four regions a fake's code names (eyes, nose, mouth) cut from each image
 at full resolution, labelled by that code, a small network that scores them, and the image's
-score pooled from its patches, as a predictions frame like ``evaluation.predict``'s.
+score pooled from its patches, as a prediction frame (:mod:`fakeface_lib.evaluation.predictions`).
 
 Patch labels follow the image classes: 0 = edited (the fake's code names the region),
 1 = unedited (every patch of a real face, and a fake's other regions), -1 = unknown (a fake
@@ -232,7 +232,7 @@ def pool_patch_probs(probs: np.ndarray, pooling: str = "max") -> np.ndarray:
 
 def image_predictions(probs: np.ndarray, frame: pd.DataFrame, pooling: str = "max",
                       threshold: float = 0.5) -> pd.DataFrame:
-    """The images' predictions frame (as ``evaluation.predict``'s) from their patch probs.
+    """The images' predictions frame (as ``predict``'s) from their patch probs.
 
     An image is called fake when its pooled score reaches ``threshold``. Its prob_fake is that
     score moved in logit space so that the threshold sits at 0.5, as for every other model
@@ -259,7 +259,7 @@ def predict_images(model: nn.Module, dataset: PatchDataset, pooling: str = "max"
                    device: torch.device | str | None = None, *, tta: bool = False,
                    threshold: float = 0.5) -> pd.DataFrame:
     """One row per image of the dataset, its score pooled from its patches; compute_metrics,
-    by_difficulty and by_region take it as they take ``evaluation.predict``'s."""
+    by_difficulty and by_region take it as they take ``predict``'s."""
     return image_predictions(patch_probs(model, dataset, device, tta=tta), dataset.frame,
                              pooling, threshold)
 

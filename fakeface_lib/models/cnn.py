@@ -1,5 +1,6 @@
-"""The report's networks (Model 1, Model 2), ResNet18 for transfer learning, and summaries.
-No network probing here: ``fakeface_lib.models.resnet`` decides whether pretrained weights can be had.
+"""The report's networks (Model 1, Model 2), ``build_model`` by name (ResNet18 included), and
+torchsummary's per-layer table. No network probing here: ``fakeface_lib.models.pretrained``
+decides whether pretrained weights can be had.
 
 Both custom CNNs take (N, 3, 128, 128) images and return logits (N, 2); class 0 is
 ``training_fake``, class 1 ``training_real``. ``Model1(image_size=S)`` takes (N, 3, S, S) instead

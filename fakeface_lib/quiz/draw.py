@@ -1,6 +1,6 @@
 """Can you spot the fake? The quiz of notebook 06: draw test faces, record and score a student's
-answers beside a network's on the same faces, save them as CSV and pool a class's files.
-The widget that shows the faces is :mod:`fakeface_lib.quiz.widget`; this module needs no display.
+answers beside a network's on the same faces. Answer files: :mod:`fakeface_lib.quiz.answer_files`;
+the widget that shows the faces: :mod:`fakeface_lib.quiz.widget`; this module needs no display.
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ def simulate_answers(quiz: Quiz, accuracy: float | Mapping[str, float] = 0.6, se
 
 def model_answers(quiz: Quiz, preds: pd.DataFrame, name: str) -> pd.DataFrame:
     """A network's answers on the quiz's faces, from its test predictions (matched by file name:
-    ``evaluation.predict`` output, or a saved run's ``run["preds"]``)."""
+    ``predict`` output, or a saved run's ``run["preds"]``)."""
     by_name = preds.drop_duplicates("filename").set_index("filename")["pred"]
     missing = [f for f in quiz.faces["filename"] if f not in by_name.index]
     if missing:

@@ -17,7 +17,12 @@ Ignored, because they change from run to run or machine to machine without being
 - ``loading_per_epoch`` (notebook 00's measured loading time, in words);
 - ``path`` (absolute image paths: each run has its own data folder) and any other string that
   is an absolute path;
-- dates and times: string values that parse as an ISO date-time.
+- dates and times: string values that parse as an ISO date-time;
+- the module path of a run identity's model class (``identity.model.class``): only the class
+  name is compared, because the path says where the code lives (``fakeface_lib.models.Model1``
+  became ``fakeface_lib.models.cnn.Model1`` when the library moved into subpackages), not what
+  the run computed. Note that the run identity's key, and so a checkpoint's folder name, follows
+  that path: checkpoints written before such a move are not resumed after it.
 
 Prints every difference (file, key path, before, after) and exits 1 if there is any, 0 if the
 two runs hold the same figures; also exits 1 when a file exists on one side only.
@@ -33,6 +38,7 @@ from datetime import datetime
 from pathlib import Path
 
 IGNORED_KEYS = {"seconds", "train_seconds", "environment", "loading_per_epoch", "path"}
+CLASS_PATH = ".identity.model.class"  # compared by class name only
 
 
 def _volatile_string(value: str) -> bool:
@@ -66,6 +72,9 @@ def compare_values(a, b, where: str, out: list[str]) -> None:
             compare_values(x, y, f"{where}[{i}]", out)
     elif isinstance(a, str) and isinstance(b, str) and _volatile_string(a) and _volatile_string(b):
         return
+    elif where.endswith(CLASS_PATH) and isinstance(a, str) and isinstance(b, str):
+        if a.rsplit(".", 1)[-1] != b.rsplit(".", 1)[-1]:
+            out.append(f"{where}: {a!r} before, {b!r} after")
     elif isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
         if not _same_number(a, b):
             out.append(f"{where}: {a!r} before, {b!r} after")
@@ -133,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     for line in differences:
         print(line)
     print(f"{n_files} files compared (ignored: {', '.join(sorted(IGNORED_KEYS))}, absolute paths, "
-          f"dates): {len(differences)} difference(s).")
+          f"dates; model classes by name): {len(differences)} difference(s).")
     return 1 if differences or n_files == 0 else 0
 
 

@@ -197,6 +197,37 @@ def test_each_public_name_has_one_address():
     assert forwarders == [], "re-exported outside the package root"
 
 
+def _imported_names(path: Path) -> list[tuple[str, str, int]]:
+    """(module, name, line) of every ``from fakeface_lib... import name`` in ``path``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [(node.module, alias.name, node.lineno) for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and not node.level
+            and (node.module or "").split(".")[0] == ROOT for alias in node.names]
+
+
+def wrong_addresses(paths: list[Path], package: Path = PACKAGE) -> list[str]:
+    """Imports that take a name from another module than the one defining it (the root's
+    exports excepted): a second address in use."""
+    defined_in, _ = addresses(package)
+    modules = set(source_modules(package))
+    wrong = []
+    for path in paths:
+        for module, name, line in _imported_names(path):
+            if (f"{module}.{name}" in modules or name.startswith("_")
+                    or (module == ROOT and name in fakeface_lib.__all__)):
+                continue
+            if defined_in.get(name) != [module]:
+                wrong.append(f"{path.name}:{line} imports {name} from {module}, defined in "
+                             f"{defined_in.get(name)}")
+    return wrong
+
+
+def test_library_tests_and_benchmarks_import_each_name_from_its_definition():
+    repo = PACKAGE.parent
+    paths = [*PACKAGE.rglob("*.py"), *(repo / "tests").rglob("*.py"), *(repo / "benchmarks").glob("*.py")]
+    assert wrong_addresses([p for p in paths if p.name != "test_import_graph.py"]) == []
+
+
 def test_the_root_reexports_only_core_definitions_and_its_two_tables_agree():
     """The lazy table (what runs) and the TYPE_CHECKING imports (what editors read) name the
     same modules and names, and each name is defined where it is said to be."""
@@ -244,6 +275,9 @@ def test_the_checks_catch_a_cycle_an_upward_import_and_a_forwarder(tmp_path):
                                      "fakeface_lib.models.cnn (layer 2)"]
     defined_in, forwarders = addresses(package)
     assert defined_in["index_dataset"] == ["fakeface_lib.data.index", "fakeface_lib.training.fit"]
+    assert wrong_addresses([package / "models" / "cnn.py"], package) == [
+        "cnn.py:1 imports index_dataset from fakeface_lib.data.index, defined in "
+        "['fakeface_lib.data.index', 'fakeface_lib.training.fit']"]
     assert forwarders == ["fakeface_lib.models.cnn re-exports forwarded",
                           "fakeface_lib.training re-exports fit",
                           "fakeface_lib.training.fit defines a module __getattr__ (names served "

@@ -38,7 +38,8 @@ from fakeface_lib.models.cnn import Model1
 from fakeface_lib.models.forensics import ResidualInput, residual_spread
 from fakeface_lib.models.resnet import build_resnet18, resnet18_param_groups
 from fakeface_lib.training.checkpoints import CHECKPOINT_NAME, CheckpointPlan, run_folder
-from fakeface_lib.training.fit import History, fit
+from fakeface_lib.training.fit import fit
+from fakeface_lib.training.history import History
 from fakeface_lib.training.loop import make_optimizer
 from fakeface_lib.utils import count_parameters, seed_everything
 

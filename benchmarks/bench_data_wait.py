@@ -12,7 +12,7 @@ against the GPU's compute per epoch on a T4, estimated from the H100 throughput 
 
 An estimate of a T4 run, not a measurement on one. Needs the 160 px copy of the dataset.
 
-    python benchmarks/bench_data_wait.py --data /work/shared/data/real_and_fake_face_160
+    python benchmarks/bench_data_wait.py --data ../shared/data/real_and_fake_face_160
 """
 
 from __future__ import annotations

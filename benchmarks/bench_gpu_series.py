@@ -23,27 +23,26 @@ rough estimate (ESTIMATE_SECONDS, full recipe only), it and the rest are recorde
 "stopped (time box)". The JSON is rewritten after every notebook, so a killed run keeps what
 finished.
 
-Here (CPU, smoke mode, a few minutes)::
+Without a GPU (CPU, smoke mode, a few minutes), from the repository root::
 
-    .venv/bin/python benchmarks/bench_gpu_series.py --data /work/shared/data/real_and_fake_face_160 \\
-        --smoke --out /tmp/gpu_smoke.json
+    .venv/bin/python benchmarks/bench_gpu_series.py --data ../shared/data/real_and_fake_face_160 \\
+        --smoke --out runs/gpu_smoke.json
 
-On a GPU machine lent through the device tool, which copies the repository but neither the data
-folder (outside it) nor the packages the runner needs (the machine has torch, not papermill or
-ipykernel, and no network), first, here, once::
+A GPU machine gets a copy of the repository but not the data (outside it), and may lack the
+packages the runner needs (it may have torch but not papermill or ipykernel, and no network). So
+first, on a machine with the data and the network, once::
 
     bash benchmarks/run_gpu.sh --prepare   # data/real160/ (the 16 MB 160 px copy) and .whl/ (wheels)
 
-(both git-ignored, so they travel only when carried; the data part alone is
-``mkdir -p data/real160 && cp -r /work/shared/data/real_and_fake_face_160/training_* data/real160/``),
-then one device call, with a 600 s timeout::
+(both git-ignored, so copy them with the repository; the data part alone is
+``mkdir -p data/real160 && cp -r ../shared/data/real_and_fake_face_160/training_* data/real160/``),
+then on the GPU machine, within 600 s::
 
-    run(command="bash benchmarks/run_gpu.sh data/real160 $OUT", carry=["data/real160", ".whl"],
-        timeout_s=600)
+    bash benchmarks/run_gpu.sh data/real160 OUT_DIR
 
 run_gpu.sh installs the wheels, runs the GPU tests, then this script at the full recipe with the
 time left (480 s at most), and leaves gpu_series.json, gpu_tests.log, run_gpu.log and
-executed_notebooks.zip in $OUT.
+executed_notebooks.zip in OUT_DIR.
 """
 
 from __future__ import annotations
@@ -341,6 +340,7 @@ def series(args: argparse.Namespace) -> dict:
         executed_zip.unlink(missing_ok=True)
 
     archive, data = kaggle_zip(Path(args.data).expanduser().resolve(), work)
+    data["source"] = args.data  # as given, as in the command: no machine's absolute path
     params = {"DATA": str(archive), "SMOKE": args.smoke, "CHECKPOINT": True,
               "DATA_DIR": str(work / "data")}  # one data folder: the zip is extracted once
     params_file = work / "params.json"

@@ -37,6 +37,16 @@ from fakeface_lib.training.loop import make_optimizer, train_one_epoch
 from fakeface_lib.utils import get_device
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def shown_executable() -> str:
+    """The interpreter as the recorded command shows it: relative to the current folder when it
+    lies under it (``.venv/bin/python``), else its name, never a machine's absolute path."""
+    path = Path(sys.executable)
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return path.name
 # Batches per timed pass: Model 2 (134 M parameters) is slow on a CPU.
 DEFAULT_BATCHES = {"cpu": {"model1": 8, "model2": 2, "resnet18": 4},
                    "cuda": {"model1": 200, "model2": 60, "resnet18": 150}}
@@ -171,7 +181,7 @@ def main(argv: list[str] | None = None) -> Path:
           f"load average {info.get('load_average_at_start')}", flush=True)
     rows = [bench_model(name, size, amp, device, args) for amp in amps for name, size in runs]
     record = {"benchmark": "throughput",
-              "command": " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]),
+              "command": " ".join(shlex.quote(a) for a in [shown_executable(), *sys.argv]),
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "machine": info, "progress_bar": not args.no_progress, "results": rows}
     out = args.out or RESULTS / f"throughput_{device.type}.json"

@@ -1,36 +1,37 @@
 #!/usr/bin/env bash
-# The prepared GPU check, one command for a session lent a GPU machine (under 10 minutes on an
-# H100 or H200): the GPU tests (tests/test_gpu.py), then the notebook series at the full recipe
-# on a Kaggle-layout zip of the 160 px copy of the dataset, as a student runs it on Colab
+# The prepared GPU check, one command on a GPU machine (under 10 minutes on an H100 or H200): the
+# GPU tests (tests/test_gpu.py), then the notebook series at the full recipe on a Kaggle-layout
+# zip of the 160 px copy of the dataset, as a student runs it on Colab
 # (benchmarks/bench_gpu_series.py: per notebook its wall time, the GPU's peak memory and busy
 # share, and the bytes it wrote to a simulated Drive), time-boxed so that what finished is kept.
 #
-# The device tool copies the repository but not the data folder (outside it), and the machine has
-# torch but not papermill, ipykernel or the notebooks' other packages, and no network. So first,
-# here, once (both folders are git-ignored; about 36 MB together, under the 64 MiB carry limit):
+# The GPU machine gets a copy of the repository but not the data (outside it), and may have torch
+# but not papermill, ipykernel or the notebooks' other packages, and no network. So first, on a
+# machine with the data and the network, once (both folders are git-ignored; about 36 MB together):
 #
-#   bash benchmarks/run_gpu.sh --prepare [/work/shared/data/real_and_fake_face_160]
+#   bash benchmarks/run_gpu.sh --prepare [DATA]   # DATA: ../shared/data/real_and_fake_face_160
 #
 # which copies the data to data/real160/ (by hand: mkdir -p data/real160 && cp -r
-# /work/shared/data/real_and_fake_face_160/training_* data/real160/) and downloads the wheels to
-# .whl/ (for the Python 3.12 there; the wheels install there into /tmp/site); then one device call:
+# ../shared/data/real_and_fake_face_160/training_* data/real160/) and downloads the wheels to
+# .whl/ (for the Python 3.12 there; the wheels install there into a temporary folder); then copy
+# the repository with data/real160/ and .whl/ to the GPU machine and run there, within 600 s:
 #
-#   run(command="bash benchmarks/run_gpu.sh data/real160 $OUT",
-#       carry=["data/real160", ".whl"], timeout_s=600)
+#   bash benchmarks/run_gpu.sh data/real160 OUT_DIR
 #
-# It writes to OUT: gpu_series.json (bench_gpu_series.py's JSON, with the GPU tests' exit code),
-# gpu_tests.log, run_gpu.log (everything printed) and executed_notebooks.zip. Without CUDA (here)
+# It writes to OUT_DIR: gpu_series.json (bench_gpu_series.py's JSON, with the GPU tests' exit
+# code), gpu_tests.log, run_gpu.log (everything printed) and executed_notebooks.zip. Without CUDA
 # the series runs in smoke mode, to show that the whole command works:
 #
-#   PYTHON=.venv/bin/python bash benchmarks/run_gpu.sh /work/shared/data/real_and_fake_face_160 /tmp/gpu-out
+#   PYTHON=.venv/bin/python bash benchmarks/run_gpu.sh ../shared/data/real_and_fake_face_160 gpu-out
 #
+# Paths are relative to the repository root, where the command runs.
 # Settings (environment): PYTHON (python3), CALL_LIMIT_SECONDS (590: the series gets what is left
 # of it, 480 s at most), GPU_TESTS_TIMEOUT (150 s), SMOKE=1 (smoke mode on a GPU too).
 set -uo pipefail
 
 if [[ ${1:-} == --prepare ]]; then
     set -e
-    src=${2:-/work/shared/data/real_and_fake_face_160}
+    src=${2:-../shared/data/real_and_fake_face_160}
     py=${PYTHON:-.venv/bin/python}
     pyver=${GPU_PYTHON_VERSION:-3.12}
     rm -rf data/real160 .whl
@@ -63,7 +64,7 @@ EOF
               2>/dev/null || echo grad-cam)
     "$py" -m pip wheel -q --no-deps -w .whl "$gradcam"  # published as a source archive only
     du -sh data/real160 .whl
-    echo "ready: run(command=\"bash benchmarks/run_gpu.sh data/real160 \$OUT\", carry=[\"data/real160\", \".whl\"], timeout_s=600)"
+    echo "ready: copy the repository with data/real160/ and .whl/, then run bash benchmarks/run_gpu.sh data/real160 OUT_DIR"
     exit 0
 fi
 
@@ -71,7 +72,8 @@ data=${1:?give the folder holding training_real/ and training_fake/ (or a zip), 
 out=${2:-gpu-out}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-data=$(cd "$(dirname "$data")" && pwd)/$(basename "$data")
+# The series gets --data as given (its record keeps the path as typed); the tests get it absolute.
+data_abs=$(cd "$(dirname "$data")" && pwd)/$(basename "$data")
 exec > >(tee -a "$out/run_gpu.log") 2>&1
 py=${PYTHON:-python3}
 call_limit=${CALL_LIMIT_SECONDS:-590}
@@ -79,16 +81,17 @@ SECONDS=0
 
 # The carried wheels, only where the runner's packages are missing (the GPU machine's python3).
 if ! "$py" -c "import papermill, ipykernel, imagehash" 2> /dev/null && compgen -G ".whl/*.whl" > /dev/null; then
-    echo "== installing $(ls .whl/*.whl | wc -l) carried wheels into /tmp/site"
+    site=$(mktemp -d "${TMPDIR:-/tmp}/fakeface-site-XXXXXX")
+    echo "== installing $(ls .whl/*.whl | wc -l) carried wheels into $site"
     if "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-            --target /tmp/site .whl/*.whl; then
-        export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+            --target "$site" .whl/*.whl; then
+        export PYTHONPATH=$site${PYTHONPATH:+:$PYTHONPATH}
     else
         echo "!! the carried wheels did not install: the series cannot run without papermill"
     fi
 fi
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
-[[ -d $data/training_real ]] && export FAKEFACE_REAL_DATA=$data  # tests/conftest.py's real_root
+[[ -d $data_abs/training_real ]] && export FAKEFACE_REAL_DATA=$data_abs  # tests/conftest.py's real_root
 
 echo "== machine"
 "$py" -c "import sys, torch; c = torch.cuda.is_available(); print(sys.version.split()[0], 'torch', \

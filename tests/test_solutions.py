@@ -65,6 +65,7 @@ def test_one_solutions_notebook_per_chapter():
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("solutions")  # a worker of its own from the start (conftest.LONG_GROUPS)
 def test_every_solution_runs_in_smoke_mode(tmp_path):
     """All in one job, in order, as a class would run them: later solutions find the runs of
     earlier ones instead of training stand-ins (split per chapter, the suite took longer)."""

@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m fakeface_lib run --data demo --epochs-scale $(DEMO_EPOCHS_SCALE) --amp
+	$(PY) -m fakeface_lib.runner run --data demo --epochs-scale $(DEMO_EPOCHS_SCALE) --amp
 
 # The whole suite; tests marked `registry` (would a Colab install keep Colab's packages?)
 # ask the package index and skip when it cannot be reached.
@@ -39,7 +39,7 @@ colab-test:
 	bash tests/colab/colab_test.sh
 
 smoke: $(STAMP)
-	$(PY) -m fakeface_lib run --data demo --smoke
+	$(PY) -m fakeface_lib.runner run --data demo --smoke
 
 clean:
 	rm -rf runs .pytest_cache

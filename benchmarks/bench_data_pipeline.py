@@ -27,10 +27,10 @@ from torch.utils.data import DataLoader
 from torchvision import datasets
 from torchvision import transforms as v1
 
-from fakeface_lib.data import index_dataset
-from fakeface_lib.loaders import make_loaders
-from fakeface_lib.splitting import split_dataset
-from fakeface_lib.transforms import mild_augmentation, report_augmentation
+from fakeface_lib.data.index import index_dataset
+from fakeface_lib.data.loaders import make_loaders
+from fakeface_lib.data.splitting import split_dataset
+from fakeface_lib.data.transforms import mild_augmentation, report_augmentation
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "data_pipeline.json"

@@ -27,8 +27,9 @@ from pathlib import Path
 
 import torch
 
-from fakeface_lib.data import canonical_split, index_dataset
-from fakeface_lib.loaders import default_num_workers, make_loaders
+from fakeface_lib.data.splitting import canonical_split
+from fakeface_lib.data.index import index_dataset
+from fakeface_lib.data.loaders import default_num_workers, make_loaders
 
 RESULTS = Path(__file__).resolve().parent / "results"
 T4_OVER_H100 = 8.1 / 67.0

@@ -25,8 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "colab_sim"))
 from simulate import read_ledger, simulate_colab  # noqa: E402
 
-from fakeface_lib import colab  # noqa: E402
-from fakeface_lib.models import Model1, build_resnet18  # noqa: E402
+from fakeface_lib import colab  #noqa: E402
+from fakeface_lib.models.cnn import Model1
+from fakeface_lib.models.resnet import build_resnet18  #noqa: E402
 
 MiB = 2**20
 # The runs whose checkpoints go to Drive at the full recipe (checkpoint_plan: small enough).
@@ -75,7 +76,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "drive_budget.json")
     args = parser.parse_args()
-    from fakeface_lib.demo import make_demo_dataset
+    from fakeface_lib.data.demo import make_demo_dataset
 
     with tempfile.TemporaryDirectory(prefix="fakeface-drive-") as tmp:
         base = Path(tmp)

@@ -206,7 +206,7 @@ def run_one(args: argparse.Namespace) -> int:
     """Child mode: one notebook on a fresh simulated Colab machine; writes --result."""
     from simulate import run_on_fresh_machine
 
-    from fakeface_lib.runner import NotebookFailed
+    from fakeface_lib.runner.series import NotebookFailed
 
     params = json.loads(Path(args.params).read_text())
     os.environ.pop("MPLBACKEND", None)  # figures drawn inline, as on Colab (Agg would skip them)
@@ -323,7 +323,7 @@ def add_to_zip(archive: Path | None, executed: Path) -> None:
 def series(args: argparse.Namespace) -> dict:
     from simulate import drive_state
 
-    from fakeface_lib.runner import series_notebooks
+    from fakeface_lib.runner.series import series_notebooks
 
     t0 = time.monotonic()
     budget = args.budget_seconds or (DEFAULT_SMOKE_BUDGET if args.smoke else DEFAULT_BUDGET)

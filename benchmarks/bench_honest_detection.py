@@ -5,14 +5,14 @@ Every model of the series shrinks the face to 128 px, where an edited eye is a f
 
 - model1_128        Model 1 at 128 px, the reference (and a member for the ensembles)
 - model1_full       Model 1 at the data's full resolution (160 px on the copy, 600 px originals)
-- model1_residual   the same, fed the fixed SRM noise residual (fakeface_lib.forensics)
+- model1_residual   the same, fed the fixed SRM noise residual (fakeface_lib.models.forensics)
 - patches           a small patch net on the four code regions cut at full resolution, trained
                     on the codes' region labels; an image's score is the max or the mean of its
-                    patches' (fakeface_lib.patches), the pooling and the score it takes to call
+                    patches' (fakeface_lib.experiments.patches), the pooling and the score it takes to call
                     an image fake (0.05 to 0.95) chosen on validation
 - patches_residual  the same, fed the SRM residual
 - ensemble          the mean fake-probability of the runs above of one seed, the members (two
-                    or more) chosen on validation (fakeface_lib.ensemble); ensemble_all: all of
+                    or more) chosen on validation (fakeface_lib.evaluation.ensembles); ensemble_all: all of
                     them, no choice
 
 Each run records what bench_real_series records (test: accuracy, balanced_accuracy, roc_auc,
@@ -63,14 +63,15 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_real_series import REAL_DATA, machine, no_real_data  # noqa: E402  (shared with it)
 
-from fakeface_lib.data import canonical_split, index_dataset  # noqa: E402
-from fakeface_lib.ensemble import average_predictions, choose_ensemble  # noqa: E402
-from fakeface_lib.evaluation import by_difficulty, compute_metrics  # noqa: E402
-from fakeface_lib.honest import (  # noqa: E402
+from fakeface_lib.data.splitting import canonical_split
+from fakeface_lib.data.index import index_dataset  #noqa: E402
+from fakeface_lib.evaluation.ensembles import average_predictions, choose_ensemble  #noqa: E402
+from fakeface_lib.evaluation.metrics import by_difficulty, compute_metrics  #noqa: E402
+from fakeface_lib.experiments.attempts import (
     ATTEMPTS, full_resolution, model_size, patch_side, run_attempt,
 )
-from fakeface_lib.scores import log_loss, predictions_from_probs  # noqa: E402
-from fakeface_lib.utils import get_device  # noqa: E402
+from fakeface_lib.evaluation.predictions import log_loss, predictions_from_probs  #noqa: E402
+from fakeface_lib.utils import get_device  #noqa: E402
 
 ENSEMBLES = {"ensemble": "Ensemble of the attempts, members chosen on validation",
              "ensemble_all": "Ensemble of all the attempts (mean, no choice)"}

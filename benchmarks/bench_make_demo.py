@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from fakeface_lib.runs import folder_size  # noqa: E402
+from fakeface_lib.runner.runs import folder_size  #noqa: E402
 DONE = re.compile(r"^\[\d+/\d+\] (\S+)\.ipynb .*?$\n\s+done in ([\d.]+) s", re.M)
 
 

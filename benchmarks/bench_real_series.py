@@ -34,13 +34,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from fakeface_lib import REGIONS
-from fakeface_lib.checkpoints import CHECKPOINT_NAME, run_folder
+from fakeface_lib.training.checkpoints import CHECKPOINT_NAME, CheckpointPlan, run_folder
 from fakeface_lib.config import MODEL1_RECIPE, MODEL2_1_RECIPE, MODEL2_2_RECIPE
-from fakeface_lib.data import canonical_split, index_dataset
-from fakeface_lib.evaluation import by_difficulty, compute_metrics, predict
-from fakeface_lib.loaders import make_loaders
-from fakeface_lib.models import build_model
-from fakeface_lib.training import fit
+from fakeface_lib.data.splitting import canonical_split
+from fakeface_lib.data.index import index_dataset
+from fakeface_lib.evaluation.metrics import by_difficulty, compute_metrics
+from fakeface_lib.evaluation.predictions import predict
+from fakeface_lib.data.loaders import make_loaders
+from fakeface_lib.models.cnn import build_model
+from fakeface_lib.training.fit import fit
 from fakeface_lib.utils import count_parameters, get_device, seed_everything
 
 RESNET_RECIPE = dataclasses.replace(MODEL1_RECIPE, num_epochs=10)  # Adam 1e-3, 10 epochs
@@ -160,7 +162,7 @@ def encode_regions(dataset) -> None:
 def build_loaders(split, opts: dict, seed: int, batch_size: int, workers: int):
     size = opts.get("image_size", 128)
     if opts.get("protocol") in ("leaky", "by_source"):  # leaky: the report's 4 copies, then split
-        from fakeface_lib.leaky import make_leaky_loaders, report_leaky_split
+        from fakeface_lib.experiments.leak import make_leaky_loaders, report_leaky_split
 
         copies = report_leaky_split(split.drop(columns="split"), seed=42,
                                     group_by_source=opts["protocol"] == "by_source")
@@ -195,7 +197,7 @@ def run_one(name: str, spec: tuple, split, seed: int, args, device) -> dict:
     # fit() files the run under ckpt_dir/<its identity's key>/: it resumed if that one existed.
     before = set(ckpt_dir.glob(f"*/{CHECKPOINT_NAME}")) if ckpt_dir else set()
     history = fit(model, loaders, cfg, device=device, progress=False, loss_fn=loss_fn,
-                  checkpoint_dir=ckpt_dir, resume=ckpt_dir is not None)
+                  checkpoints=CheckpointPlan(ckpt_dir, resume=True) if ckpt_dir else None)
     resumed = bool(ckpt_dir) and run_folder(ckpt_dir, history.identity) / CHECKPOINT_NAME in before
     seconds = sum(h["seconds"] for h in history)  # every epoch's time, also across a resume
     preds = predict(model, loaders["test"], device, tta=bool(opts.get("tta")))
@@ -210,7 +212,7 @@ def run_one(name: str, spec: tuple, split, seed: int, args, device) -> dict:
     val_tta = compute_metrics(predict(model, loaders["val"], device, tta=True))
     leaked = None
     if opts.get("protocol") in ("leaky", "by_source"):
-        from fakeface_lib.leaky import leaked_fraction
+        from fakeface_lib.experiments.leak import leaked_fraction
 
         leaked = leaked_fraction(pd.concat([loaders[k].dataset.frame for k in ("train", "test")]))
     return {

@@ -31,8 +31,9 @@ from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
 
 from fakeface_lib.config import TrainConfig
-from fakeface_lib.models import build_model
-from fakeface_lib.training import autocast_context, make_optimizer, train_one_epoch
+from fakeface_lib.models.cnn import build_model
+from fakeface_lib.training.amp import autocast_context
+from fakeface_lib.training.loop import make_optimizer, train_one_epoch
 from fakeface_lib.utils import get_device
 
 RESULTS = Path(__file__).resolve().parent / "results"

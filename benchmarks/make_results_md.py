@@ -313,7 +313,7 @@ def honest_section(record: dict) -> list[str]:
     runs = record["runs"]
     out = ["## How far honest detection goes (160x160 copy, canonical split, no pretrained weights)",
            ""] + header(record)
-    out += [f"Attempts aimed at the edit rather than the face (`fakeface_lib.honest`, notebook 06 "
+    out += [f"Attempts aimed at the edit rather than the face (`fakeface_lib.experiments.attempts`, notebook 06 "
             f"section 7): images {record.get('n_images')} (split {record.get('split_sizes')}); "
             f"full resolution {record.get('full_size')} px, patches {record.get('patch_size')} px; "
             f"mixed precision: {'bf16 autocast' if record.get('amp') else 'no (fp32)'}. Every choice "

@@ -12,16 +12,26 @@ import math
 import os
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-MiB = 2**20
+from fakeface_lib.training.checkpoints import CheckpointPlan, MiB
+
+GITHUB_REPO = "fakeface/fakeface"  # where the Colab badges and the Colab install point
+RELEASE = "v0.2.0"  # the git tag both point at: Colab runs notebooks and library of one release
+INSTALL_SPEC = f"fakeface @ git+https://github.com/{GITHUB_REPO}@{RELEASE}"  # each install cell
+
 # Resumable state above this stays off Drive (Model 2: ~1.6-2.2 GB; Model 1: ~135 MB).
 DRIVE_CHECKPOINT_LIMIT = 400 * MiB
 DRIVE_WRITES_PER_RUN = 2  # checkpoints a run writes to Drive: every replaced one stays in Trash
 LOCAL_EVERY = 5  # epochs between the large checkpoints kept on a local disk
 # Bytes of state per trainable parameter, besides the weights: the optimizer's buffers.
 OPTIMIZER_SLOTS = {"adam": 2, "adamw": 2, "adadelta": 2, "sgd": 1}
+
+
+def colab_url(notebook_name: str) -> str:
+    """The "Open in Colab" URL of ``notebooks/<notebook_name>`` at RELEASE."""
+    return (f"https://colab.research.google.com/github/{GITHUB_REPO}/blob/{RELEASE}"
+            f"/notebooks/{notebook_name}")
 
 
 def in_colab() -> bool:
@@ -88,31 +98,6 @@ def _drive_or_local(path: Path) -> tuple[Path, bool]:
         return colab_content() / "fakeface" / path, False
 
 
-@dataclass(frozen=True)
-class CheckpointPlan:
-    """Where fit() keeps one run's resumable state, how often, and why (``print`` it)."""
-
-    dir: Path | None
-    every: int
-    where: str  # "drive" | "runtime disk" | "local" | "off" | "skipped" (large, under the runner)
-    size: int  # bytes of one checkpoint, estimated
-
-    @property
-    def resume(self) -> bool:
-        """What to pass to ``fit(resume=...)``: whether there is a folder to resume from."""
-        return self.dir is not None
-
-    def __str__(self) -> str:
-        if self.where == "skipped":
-            return (f"Checkpoints skipped: about {self.size / MiB:,.0f} MiB each, and the series "
-                    "runner deletes its scratch folder when the job ends, before anything could "
-                    "resume from them.")
-        if self.dir is None:
-            return "Checkpoints off: an interrupted run starts again from epoch 1."
-        return (f"Checkpoints: about {self.size / MiB:,.0f} MiB every {self.every} epoch(s) in "
-                f"{self.dir} ({self.where}).")
-
-
 def checkpoint_size(model, optimizer: str) -> int:
     """Bytes of one checkpoint: weights, the optimizer's buffers, and a copy of the best weights."""
     total = sum(p.numel() * p.element_size() for p in model.parameters())
@@ -136,10 +121,10 @@ def checkpoint_plan(run_name: str, model, cfg, *, enabled: bool = True,
     """
     size = checkpoint_size(model, cfg.optimizer)
     if not enabled:
-        return CheckpointPlan(None, cfg.num_epochs, "off", size)
+        return CheckpointPlan(None, cfg.num_epochs, where="off", size=size)
     large = size > DRIVE_CHECKPOINT_LIMIT
     if large and scratch_dir is not None:
-        return CheckpointPlan(None, cfg.num_epochs, "skipped", size)
+        return CheckpointPlan(None, cfg.num_epochs, where="skipped", size=size)
     if large and in_colab():
         where, root, every = "runtime disk", colab_content() / "fakeface" / "checkpoints", LOCAL_EVERY
     elif in_colab():
@@ -150,4 +135,4 @@ def checkpoint_plan(run_name: str, model, cfg, *, enabled: bool = True,
         where, root, every = "local", Path(local_root), LOCAL_EVERY if large else 1
     folder = root / run_name
     folder.mkdir(parents=True, exist_ok=True)
-    return CheckpointPlan(folder, min(every, cfg.num_epochs), where, size)
+    return CheckpointPlan(folder, min(every, cfg.num_epochs), resume=True, where=where, size=size)

@@ -1,4 +1,5 @@
-"""TrainConfig: every training hyperparameter in one typed dataclass, plus the report's recipes.
+"""The dataset's vocabulary (class names, regions, difficulties, splits) and TrainConfig: every
+training hyperparameter in one typed dataclass, plus the report's recipes.
 
 Make variants with ``dataclasses.replace(MODEL1_RECIPE, num_epochs=2)``; the config is
 frozen so a shared recipe cannot be changed by accident.
@@ -9,6 +10,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from typing import Any
+
+CLASS_NAMES = ("training_fake", "training_real")  # ImageFolder order: fake = 0, real = 1
+REGIONS = ("left_eye", "right_eye", "nose", "mouth")  # order of the digits in a fake's code
+DIFFICULTIES = ("easy", "mid", "hard")
+SPLITS = ("train", "val", "test")
+NUM_CLASSES = len(CLASS_NAMES)  # every model here has one output per class
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "adadelta")
 SCHEDULERS = (None, "step")

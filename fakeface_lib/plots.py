@@ -16,12 +16,12 @@ import pandas as pd
 import seaborn as sns
 import torch
 from matplotlib.axes import Axes
-from matplotlib.ticker import MaxNLocator
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
-from . import CLASS_NAMES, REGIONS
-from .evaluation import compute_metrics, roc_auc, roc_points
+from fakeface_lib.config import CLASS_NAMES, REGIONS
+from fakeface_lib.evaluation.metrics import compute_metrics, roc_auc, roc_points
 
 SHORT_NAMES = ("fake", "real")  # label 0, label 1
 

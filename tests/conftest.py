@@ -50,7 +50,7 @@ def noise_loaders():
 @pytest.fixture(scope="session")
 def demo_root(tmp_path_factory) -> Path:
     """The default demo dataset, generated once per test session."""
-    from fakeface_lib.demo import make_demo_dataset
+    from fakeface_lib.data.demo import make_demo_dataset
 
     return make_demo_dataset(tmp_path_factory.mktemp("demo"))
 
@@ -91,9 +91,9 @@ def executed_series(tmp_path_factory) -> ExecutedSeries:
     import torch
     import torchvision
 
-    from fakeface_lib.demo import make_demo_dataset
-    from fakeface_lib.report import write_report
-    from fakeface_lib.runner import RunOptions
+    from fakeface_lib.data.demo import make_demo_dataset
+    from fakeface_lib.runner.report import write_report
+    from fakeface_lib.runner.series import RunOptions
 
     sys.path.insert(0, str(Path(__file__).resolve().parent / "colab_sim"))
     from simulate import simulate_colab

@@ -11,10 +11,17 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from fakeface_lib import amp, training
-from fakeface_lib.checkpoints import load_checkpoint
 from fakeface_lib.config import TrainConfig
-from fakeface_lib.training import amp_choice, fit, make_scaler, resolve_amp_dtype, run_config
+from fakeface_lib.training import amp
+from fakeface_lib.training import fit as training
+from fakeface_lib.training.amp import (
+    amp_choice,
+    make_scaler,
+    resolve_amp_dtype,
+    run_config,
+)
+from fakeface_lib.training.checkpoints import CheckpointPlan, load_checkpoint
+from fakeface_lib.training.fit import fit
 from fakeface_lib.utils import cpu_bf16_features
 
 CPU = torch.device("cpu")
@@ -126,7 +133,8 @@ def test_make_scaler_only_for_float16():
 
 def test_fit_prints_the_choice_once_and_records_it(tmp_path, capsys, monkeypatch):
     fake_cpu(monkeypatch, {"avx512_bf16"})
-    history = fit(fresh_model(), loaders(), AMP, device=CPU, progress=False, checkpoint_dir=tmp_path)
+    history = fit(fresh_model(), loaders(), AMP, device=CPU, progress=False,
+                  checkpoints=CheckpointPlan(tmp_path))
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "Mixed precision: bfloat16 (native on this CPU: avx512_bf16)"
     assert sum(line.startswith("Mixed precision") for line in out) == 1
@@ -139,11 +147,12 @@ def test_fit_prints_the_choice_once_and_records_it(tmp_path, capsys, monkeypatch
 
 def test_auto_resolved_otherwise_elsewhere_is_another_run(tmp_path, capsys, monkeypatch):
     fake_cpu(monkeypatch, {"avx512_bf16"})
-    fit(fresh_model(), loaders(), AMP, device=CPU, progress=False, checkpoint_dir=tmp_path)
+    fit(fresh_model(), loaders(), AMP, device=CPU, progress=False,
+        checkpoints=CheckpointPlan(tmp_path))
     capsys.readouterr()
     fake_cpu(monkeypatch, set())  # the same config on a CPU without native bfloat16
-    history = fit(fresh_model(), loaders(), AMP, device=CPU, progress=False, resume=True,
-                  checkpoint_dir=tmp_path)
+    history = fit(fresh_model(), loaders(), AMP, device=CPU, progress=False,
+                  checkpoints=CheckpointPlan(tmp_path, resume=True))
     out = capsys.readouterr().out
     assert out.startswith("Mixed precision: off (") and history.amp_dtype is None
     assert "No checkpoint of this run yet" in out and "amp: True -> False" in out
@@ -152,7 +161,8 @@ def test_auto_resolved_otherwise_elsewhere_is_another_run(tmp_path, capsys, monk
 
 def test_amp_off_keeps_its_checkpoint_config_and_prints_nothing_new(tmp_path, capsys):
     cfg = dataclasses.replace(AMP, amp=False)
-    history = fit(fresh_model(), loaders(), cfg, device=CPU, progress=False, checkpoint_dir=tmp_path)
+    history = fit(fresh_model(), loaders(), cfg, device=CPU, progress=False,
+                  checkpoints=CheckpointPlan(tmp_path))
     assert "Mixed precision" not in capsys.readouterr().out and history.amp_dtype is None
     assert load_checkpoint(tmp_path)["config"] == cfg.to_dict()
     assert history.identity["config"]["amp"] is False
@@ -164,14 +174,15 @@ def test_float16_scaler_state_is_saved_and_restored(tmp_path, capsys, monkeypatc
     monkeypatch.setattr(training, "amp_choice", lambda cfg, device: ("float16", "float16 (faked)"))
     straight = fresh_model()
     history = fit(straight, loaders(), AMP, device=CPU, progress=False,
-                  checkpoint_dir=tmp_path / "straight")
+                  checkpoints=CheckpointPlan(tmp_path / "straight"))
     assert history.amp_dtype == "float16"
     fit(fresh_model(), loaders(), dataclasses.replace(AMP, num_epochs=2), device=CPU,
-        progress=False, checkpoint_dir=tmp_path / "cut")
+        progress=False, checkpoints=CheckpointPlan(tmp_path / "cut"))
     cut = load_checkpoint(tmp_path / "cut")["scaler"]
     assert cut["scale"] == 2.0**16 and cut["_growth_tracker"] == 8  # 2 epochs of 4 steps
     resumed = fresh_model()
-    fit(resumed, loaders(), AMP, device=CPU, progress=False, resume=True, checkpoint_dir=tmp_path / "cut")
+    fit(resumed, loaders(), AMP, device=CPU, progress=False,
+        checkpoints=CheckpointPlan(tmp_path / "cut", resume=True))
     assert "Resuming from epoch 2 of 3" in capsys.readouterr().out
     final, final_straight = load_checkpoint(tmp_path / "cut"), load_checkpoint(tmp_path / "straight")
     assert final["scaler"] == final_straight["scaler"]
@@ -181,15 +192,6 @@ def test_float16_scaler_state_is_saved_and_restored(tmp_path, capsys, monkeypatc
         assert torch.equal(tensor, final["model"][name]), name
     for name, tensor in straight.state_dict().items():
         assert torch.equal(tensor, resumed.state_dict()[name]), name
-
-
-def test_channels_last_moves_the_weights_and_trains(capsys):
-    model = fresh_model()
-    history = fit(model, loaders(), dataclasses.replace(AMP, amp=False, num_epochs=1), device=CPU,
-                  progress=False, channels_last=True)
-    assert len(history) == 1
-    assert model.features[0].weight.is_contiguous(memory_format=torch.channels_last)
-    assert not fresh_model().features[0].weight.is_contiguous(memory_format=torch.channels_last)
 
 
 def test_cudnn_benchmark_on_cuda_unless_deterministic(monkeypatch):

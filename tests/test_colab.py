@@ -9,7 +9,7 @@ from torch import nn
 
 from fakeface_lib import colab
 from fakeface_lib.config import TrainConfig
-from fakeface_lib.models import Model1, Model2
+from fakeface_lib.models.cnn import Model1, Model2
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def test_frozen_backbone_needs_no_optimizer_state_for_it():
 
 
 def test_a_skipped_plan_trains_without_resuming_as_the_notebooks_call_fit(tmp_path, monkeypatch, noise_loaders):
-    from fakeface_lib.training import fit
+    from fakeface_lib.training.fit import fit
 
     monkeypatch.setattr(colab, "in_colab", lambda: False)
     monkeypatch.setattr(colab, "DRIVE_CHECKPOINT_LIMIT", 0)  # any model counts as large here
@@ -101,17 +101,17 @@ def test_a_skipped_plan_trains_without_resuming_as_the_notebooks_call_fit(tmp_pa
     cfg = TrainConfig(num_epochs=1, batch_size=8)
     plan = colab.checkpoint_plan("tiny", model, cfg, scratch_dir=tmp_path / "scratch")
     assert plan.where == "skipped" and not plan.resume
-    history = fit(model, noise_loaders, cfg, resume=plan.resume, checkpoint_dir=plan.dir,
-                  checkpoint_every=plan.every, progress=False)  # the notebooks' call
+    history = fit(model, noise_loaders, cfg, checkpoints=plan, progress=False)  # the notebooks' call
     assert len(history) == 1 and not list(tmp_path.rglob("*.pt"))
     kept = colab.checkpoint_plan("tiny", model, cfg, local_root=tmp_path / "ckpt")
     assert kept.resume and kept.dir == tmp_path / "ckpt" / "tiny"
 
 
-def test_notebooks_resume_from_their_plan_not_from_the_checkpoint_switch():
+def test_notebooks_hand_fit_their_plan_not_the_checkpoint_switch():
     import nbformat
 
     root = Path(__file__).resolve().parents[1] / "notebooks"
     for path in sorted(root.glob("**/*.ipynb")):
         code = "\n".join(c.source for c in nbformat.read(path, 4).cells if c.cell_type == "code")
-        assert "resume=CHECKPOINT" not in code, f"{path.name}: pass resume=<plan>.resume to fit()"
+        assert "resume=CHECKPOINT" not in code, f"{path.name}: pass checkpoints=<plan> to fit()"
+        assert "checkpoint_dir=" not in code, f"{path.name}: pass checkpoints=<plan> to fit()"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fakeface_lib.results import load_runs
+from fakeface_lib.evaluation.results import load_runs
 
 # The series runs once, in conftest.executed_series; its xdist group keeps it on one worker.
 pytestmark = pytest.mark.xdist_group("series")

@@ -7,9 +7,7 @@ import json
 
 import pytest
 
-from fakeface_lib.config import (
-    MODEL1_RECIPE, MODEL2_1_RECIPE, MODEL2_2_RECIPE, RECIPES, TrainConfig,
-)
+from fakeface_lib.config import MODEL1_RECIPE, MODEL2_1_RECIPE, MODEL2_2_RECIPE, RECIPES, TrainConfig
 
 
 def test_defaults_follow_the_spec():

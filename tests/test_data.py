@@ -1,4 +1,4 @@
-"""Tests for fakeface_lib.data and fakeface_lib.splitting: indexing odd and broken folders,
+"""Tests for fakeface_lib.data.index and fakeface_lib.data.splitting: indexing odd and broken folders,
 stratified seeded splits, manifests and the shipped canonical manifest."""
 
 from __future__ import annotations
@@ -18,21 +18,14 @@ import pytest
 from PIL import Image
 
 from fakeface_lib import CLASS_NAMES, REGIONS
-from fakeface_lib.data import DatasetWarning, find_class_root, index_dataset, parse_filename
-from fakeface_lib.duplicates import find_duplicates, leak_report
-from fakeface_lib.splitting import (
-    CANONICAL_MANIFEST,
-    CANONICAL_MAX_DISTANCE,
-    SPLITS,
-    allocate,
-    apply_split,
-    canonical_manifest_path,
-    canonical_split,
-    load_canonical_manifest,
-    load_split,
+from fakeface_lib.data.index import DatasetWarning, find_class_root, index_dataset, parse_filename
+from fakeface_lib.data.duplicates import find_duplicates, leak_report
+from fakeface_lib.data.split_files import (
+    CANONICAL_MANIFEST, apply_split, canonical_manifest_path, load_canonical_manifest, load_split,
     save_split,
-    split_dataset,
 )
+from fakeface_lib.data.splitting import CANONICAL_MAX_DISTANCE, allocate, canonical_split, split_dataset
+from fakeface_lib.config import SPLITS
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_DATA = Path(os.environ.get("FAKEFACE_REAL_DATA")
@@ -345,9 +338,10 @@ def test_canonical_manifest_is_shipped_and_sound():
     sizes = manifest["split"].value_counts()
     assert abs(sizes["train"] - 1633) <= 3 and abs(sizes["val"] - 204) <= 3 \
         and abs(sizes["test"] - 204) <= 3
-    package_copy = REPO / "fakeface_lib" / "splits" / CANONICAL_MANIFEST
-    assert package_copy.read_bytes() == (REPO / "data" / "splits" / CANONICAL_MANIFEST).read_bytes()
-    assert canonical_manifest_path().is_file()
+    assert canonical_manifest_path() == REPO / "fakeface_lib" / "data" / "manifests" / CANONICAL_MANIFEST
+    assert not canonical_manifest_path().is_symlink(), "the one committed copy is the package's"
+    copies = [p for p in REPO.rglob(CANONICAL_MANIFEST) if ".venv" not in p.parts and "runs" not in p.parts]
+    assert copies == [canonical_manifest_path()], f"one copy of the manifest in the repository: {copies}"
 
 
 NO_PAIRS = pd.DataFrame({"path_a": pd.Series(dtype="string"), "path_b": pd.Series(dtype="string")})
@@ -430,17 +424,11 @@ def test_canonical_split_places_files_the_manifest_lacks(recwarn):
     assert "1 of them joined" in message and "2 group(s)" in message
 
 
-def test_data_never_imports_splitting_and_keeps_the_old_names():
-    code = ("import sys, fakeface_lib.data as data; "
-            "assert 'fakeface_lib.splitting' not in sys.modules; "
-            "from fakeface_lib.data import canonical_split, split_dataset, SPLITS; "
-            "import fakeface_lib.splitting as splitting; "
-            "assert canonical_split is splitting.canonical_split and SPLITS == splitting.SPLITS")
+def test_the_index_never_imports_splitting_nor_serves_its_names():
+    code = ("import sys, fakeface_lib.data.index as index; "
+            "assert 'fakeface_lib.data.splitting' not in sys.modules; "
+            "assert not hasattr(index, 'canonical_split') and not hasattr(index, 'SPLITS')")
     subprocess.run([sys.executable, "-c", code], check=True)
-    import fakeface_lib.data as data
-
-    with pytest.raises(AttributeError, match="no_such_name"):
-        data.no_such_name
 
 
 @needs_real_data

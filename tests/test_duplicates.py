@@ -1,4 +1,4 @@
-"""Tests for fakeface_lib.duplicates: exact and perceptual duplicates, groups, leak reports."""
+"""Tests for fakeface_lib.data.duplicates: exact and perceptual duplicates, groups, leak reports."""
 
 from __future__ import annotations
 
@@ -13,15 +13,11 @@ import pandas as pd
 import pytest
 from PIL import Image, ImageEnhance
 
-from fakeface_lib.data import index_dataset
-from fakeface_lib.duplicates import (
-    add_duplicate_groups,
-    duplicate_groups,
-    find_duplicates,
-    hamming_pairs,
-    leak_report,
+from fakeface_lib.data.index import index_dataset
+from fakeface_lib.data.duplicates import (
+    add_duplicate_groups, duplicate_groups, find_duplicates, hamming_pairs, leak_report,
 )
-from fakeface_lib.splitting import CANONICAL_MAX_DISTANCE, canonical_split, split_dataset
+from fakeface_lib.data.splitting import CANONICAL_MAX_DISTANCE, canonical_split, split_dataset
 
 REAL_DATA = Path(os.environ.get("FAKEFACE_REAL_DATA")
                  or Path(__file__).resolve().parents[2] / "shared/data/real_and_fake_face_160")

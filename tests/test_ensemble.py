@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fakeface_lib.ensemble import average_predictions, choose_ensemble
-from fakeface_lib.evaluation import compute_metrics
-from fakeface_lib.scores import log_loss, predictions_from_probs
+from fakeface_lib.evaluation.ensembles import average_predictions, choose_ensemble
+from fakeface_lib.evaluation.metrics import compute_metrics
+from fakeface_lib.evaluation.predictions import log_loss, predictions_from_probs
 
 LABELS = [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]
 

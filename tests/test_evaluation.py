@@ -12,9 +12,10 @@ from sklearn import metrics as skm
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from fakeface_lib.evaluation import (
-    by_difficulty, by_region, compute_metrics, majority_baseline, predict, roc_auc, roc_points,
+from fakeface_lib.evaluation.metrics import (
+    by_difficulty, by_region, compute_metrics, majority_baseline, roc_auc, roc_points,
 )
+from fakeface_lib.evaluation.predictions import predict
 
 NA = pd.NA
 

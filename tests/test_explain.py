@@ -9,11 +9,13 @@ import torch
 from PIL import Image
 from torch import nn
 
-from fakeface_lib.explain import (attention_on_regions, box_mask, default_cam_layer, edited_boxes,
-                                  gradcam_maps, predict_image)
-from fakeface_lib.loaders import FaceDataset
-from fakeface_lib.preprocessing import Preprocessing, image_to_array
-from fakeface_lib.transforms import IMAGENET_MEAN, IMAGENET_STD
+from fakeface_lib.evaluation.explanations import (
+    attention_on_regions, box_mask, default_cam_layer, gradcam_maps, predict_image,
+)
+from fakeface_lib.data.regions import edited_boxes
+from fakeface_lib.data.loaders import FaceDataset
+from fakeface_lib.data.preprocessing import Preprocessing, image_to_array
+from fakeface_lib.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 
 def tiny_cnn() -> nn.Module:
@@ -93,7 +95,7 @@ def test_predict_image_bad_input_is_named(tmp_path):
 
 
 def test_predict_image_crops_as_the_loaders_do(tmp_path):
-    from fakeface_lib.loaders import load_image as load_cached
+    from fakeface_lib.data.preprocessing import load_image as load_cached
 
     pixels = np.zeros((60, 60, 3), np.uint8)
     pixels[:30, :30] = (200, 40, 40)  # the top-left quarter: the crop below
@@ -146,7 +148,7 @@ def test_predict_image_keeps_its_separate_arguments(tmp_path):
     p = Preprocessing(image_size=64, crop="face")
     x, _ = model_input(None, path, image_size=64, crop="face")
     assert torch.equal(x, p.tensor(path).unsqueeze(0))
-    with pytest.raises(ValueError, match="image_size.*disagree"):
+    with pytest.raises(ValueError, match="image_size.*given beside preprocessing"):
         predict_image(tiny_cnn(), path, preprocessing=p, image_size=128)
 
 

@@ -9,11 +9,12 @@ import torch
 from torch import nn
 
 from fakeface_lib.config import TrainConfig
-from fakeface_lib.forensics import (
+from fakeface_lib.models.forensics import (
     KINDS, HighPass, ResidualInput, blur_residual_weight, residual_spread, srm_weight,
 )
-from fakeface_lib.models import Model1
-from fakeface_lib.training import fit, make_optimizer
+from fakeface_lib.models.cnn import Model1
+from fakeface_lib.training.fit import fit
+from fakeface_lib.training.loop import make_optimizer
 
 
 def smooth_images(size: int = 32) -> torch.Tensor:

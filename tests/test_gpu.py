@@ -12,9 +12,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from fakeface_lib.checkpoints import load_checkpoint
 from fakeface_lib.config import TrainConfig
-from fakeface_lib.training import fit
+from fakeface_lib.training.checkpoints import CheckpointPlan, load_checkpoint
+from fakeface_lib.training.fit import fit
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -72,7 +72,8 @@ def test_float16_with_its_scaler_overfits_a_tiny_batch(tmp_path, capsys, noise_l
     dtypes = []
     model.classifier[-1].register_forward_hook(lambda module, args, out: dtypes.append(out.dtype))
     cfg = TrainConfig(num_epochs=30, lr=0.05, seed=0, amp=True, amp_dtype="float16")
-    history = fit(model, data, cfg, device=CUDA, progress=False, checkpoint_dir=tmp_path)
+    history = fit(model, data, cfg, device=CUDA, progress=False,
+                  checkpoints=CheckpointPlan(tmp_path))
     assert capsys.readouterr().out.startswith("Mixed precision: float16 with a GradScaler (as amp_dtype asks")
     assert history.amp_dtype == "float16" and set(dtypes) == {torch.float16}  # autocast ran
     assert history[-1]["train_loss"] < 0.3 * history[0]["train_loss"]
@@ -89,12 +90,12 @@ def test_float16_with_its_scaler_overfits_a_tiny_batch(tmp_path, capsys, noise_l
 def test_a_run_resumed_on_the_gpu_equals_an_uninterrupted_one(tmp_path, capsys, dtype):
     cfg = dataclasses.replace(CFG, amp_dtype=dtype)
     straight = fit(fresh_model(), loaders(), cfg, device=CUDA, progress=False,
-                   checkpoint_dir=tmp_path / "straight")
+                   checkpoints=CheckpointPlan(tmp_path / "straight"))
     fit(fresh_model(), loaders(), dataclasses.replace(cfg, num_epochs=2), device=CUDA,
-        progress=False, checkpoint_dir=tmp_path / "cut")
+        progress=False, checkpoints=CheckpointPlan(tmp_path / "cut"))
     capsys.readouterr()
-    resumed = fit(fresh_model(), loaders(), cfg, device=CUDA, progress=False, resume=True,
-                  checkpoint_dir=tmp_path / "cut")
+    resumed = fit(fresh_model(), loaders(), cfg, device=CUDA, progress=False,
+                  checkpoints=CheckpointPlan(tmp_path / "cut", resume=True))
     assert "Resuming from epoch 2 of 4" in capsys.readouterr().out
     assert straight.amp_dtype == resumed.amp_dtype == dtype
     # Exact equality is expected (deterministic kernels, one stream); the tolerance only
@@ -119,7 +120,7 @@ def test_auto_picks_by_the_card(capsys):
 
 @pytest.mark.slow
 def test_a_notebook_runs_on_the_gpu_in_smoke_mode(tmp_path):
-    from fakeface_lib.runner import RunOptions, run_series
+    from fakeface_lib.runner.series import RunOptions, run_series
 
     name = "01_model1"
     out = run_series(RunOptions(data="demo", smoke=True, out=tmp_path / "run",

@@ -11,16 +11,17 @@ import pytest
 import torch
 
 from fakeface_lib.config import MODEL1_RECIPE
-from fakeface_lib.data import index_dataset
-from fakeface_lib.ensemble import choose_ensemble
-from fakeface_lib.forensics import ResidualInput
-from fakeface_lib.honest import (
-    ATTEMPTS, IMAGENET_ATTEMPT, attempt, attempts_table, build_attempt, full_resolution,
-    model_size, patch_side, plot_attempts, run_attempt,
+from fakeface_lib.data.index import index_dataset
+from fakeface_lib.evaluation.ensembles import choose_ensemble
+from fakeface_lib.models.forensics import ResidualInput
+from fakeface_lib.experiments.attempts import (
+    ATTEMPTS, IMAGENET_ATTEMPT, attempt, build_attempt, full_resolution, model_size, patch_side,
+    run_attempt,
 )
-from fakeface_lib.models import Model1
-from fakeface_lib.patches import PatchNet
-from fakeface_lib.splitting import split_dataset
+from fakeface_lib.experiments.attempt_report import attempts_table, plot_attempts
+from fakeface_lib.models.cnn import Model1
+from fakeface_lib.experiments.patches import PatchNet
+from fakeface_lib.data.splitting import split_dataset
 from fakeface_lib.utils import count_parameters
 
 ONE_EPOCH = dataclasses.replace(MODEL1_RECIPE, num_epochs=1, batch_size=16, seed=3)
@@ -152,7 +153,7 @@ def test_a_finished_attempt_is_saved_and_reloaded_not_retrained(small_split, tmp
 
 
 def test_an_attempt_passed_as_a_spec_is_saved_under_its_name(small_split, tmp_path):
-    from fakeface_lib.honest import attempt_name
+    from fakeface_lib.experiments.attempts import attempt_name
 
     assert attempt_name(IMAGENET_ATTEMPT) == "resnet18_imagenet"
     assert attempt_name(ATTEMPTS["patches"]) == "patches"

@@ -10,8 +10,10 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from fakeface_lib.config import TrainConfig
-from fakeface_lib.identity import differences, identity_key, run_identity
-from fakeface_lib.training import fit, make_optimizer
+from fakeface_lib.training.checkpoints import CheckpointPlan
+from fakeface_lib.training.fit import fit
+from fakeface_lib.training.identity import differences, identity_key, run_identity
+from fakeface_lib.training.loop import make_optimizer
 
 CPU = torch.device("cpu")
 CFG = TrainConfig(num_epochs=2, lr=0.05, seed=3)
@@ -50,8 +52,8 @@ def model(dropout: float = 0.3) -> Net:
 
 def train(tmp_path, capsys, *, net=None, data=None, cfg=CFG, optimizer=None):
     net = net or model()
-    history = fit(net, data or loaders(), cfg, device=CPU, progress=False, resume=True,
-                  checkpoint_dir=tmp_path, optimizer=optimizer(net) if optimizer else None)
+    history = fit(net, data or loaders(), cfg, device=CPU, progress=False,
+                  checkpoints=CheckpointPlan(tmp_path, resume=True), optimizer=optimizer(net) if optimizer else None)
     return history, capsys.readouterr().out
 
 

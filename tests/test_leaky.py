@@ -7,10 +7,13 @@ import pandas as pd
 import pytest
 import torch
 
-import fakeface_lib.loaders as loaders_module
-from fakeface_lib.data import index_dataset, split_dataset
-from fakeface_lib.leaky import (AugmentedCopies, cache_sources, copy_seed, leaked_fraction,
-                                make_copies, make_leaky_loaders, report_leaky_split)
+import fakeface_lib.data.loaders as loaders_module
+from fakeface_lib.data.index import index_dataset
+from fakeface_lib.data.splitting import split_dataset
+from fakeface_lib.experiments.leak import (
+    AugmentedCopies, cache_sources, copy_seed, leaked_fraction, make_copies, make_leaky_loaders,
+    report_leaky_split,
+)
 
 
 def fake_index(n: int) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Tests for fakeface_lib.loaders: the uint8 cache, FaceDataset and make_loaders."""
+"""Tests for fakeface_lib.data.loaders: the uint8 cache, FaceDataset and make_loaders."""
 
 from __future__ import annotations
 
@@ -11,23 +11,15 @@ import torch
 from PIL import Image
 from torch.utils.data import default_collate
 
-from fakeface_lib import loaders as loaders_module
-from fakeface_lib.config import TrainConfig
-from fakeface_lib.data import index_dataset
-from fakeface_lib.loaders import (
-    FACE_CROP,
-    FaceDataset,
-    ImageReadError,
-    StackedSamples,
-    collate,
-    default_num_workers,
-    denormalize,
-    load_image,
-    make_loaders,
-)
-from fakeface_lib.preprocessing import Preprocessing
-from fakeface_lib.splitting import SPLITS, split_dataset
-from fakeface_lib.transforms import IMAGENET_MEAN, IMAGENET_STD
+from fakeface_lib.config import SPLITS, TrainConfig
+from fakeface_lib.data import loaders as loaders_module
+from fakeface_lib.data.batches import StackedSamples, collate
+from fakeface_lib.data.index import index_dataset
+from fakeface_lib.data.loaders import FaceDataset, default_num_workers, make_loaders
+from fakeface_lib.data.preprocessing import ImageReadError, Preprocessing, load_image
+from fakeface_lib.data.regions import FACE_CROP
+from fakeface_lib.data.splitting import split_dataset
+from fakeface_lib.data.transforms import IMAGENET_MEAN, IMAGENET_STD, denormalize
 
 SIZE = 32
 N_REAL, N_FAKE = 14, 12
@@ -217,8 +209,8 @@ def test_augmented_batches_from_workers_repeat_exactly(split_df):
 
 
 def test_fit_with_augmenting_workers_resumes_exactly(split_df, tmp_path, capsys):
-    from fakeface_lib.checkpoints import load_checkpoint
-    from fakeface_lib.training import fit
+    from fakeface_lib.training.checkpoints import CheckpointPlan, load_checkpoint
+    from fakeface_lib.training.fit import fit
 
     def run(num_epochs: int, resume: bool = False, folder: str = "cut") -> list[dict]:
         torch.manual_seed(0)
@@ -228,7 +220,8 @@ def test_fit_with_augmenting_workers_resumes_exactly(split_df, tmp_path, capsys)
         loaders = make_loaders(split_df, batch_size=4, image_size=SIZE, seed=1, augment="mild",
                                num_workers=2)
         history = fit(model, loaders, TrainConfig(num_epochs=num_epochs, lr=0.05, seed=3),
-                      device="cpu", progress=False, resume=resume, checkpoint_dir=tmp_path / folder)
+                      device="cpu", progress=False,
+        checkpoints=CheckpointPlan(tmp_path / folder, resume=resume))
         return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
 
     straight = run(3, folder="straight")
@@ -278,13 +271,12 @@ def test_loaders_keep_the_preprocessing_they_used(split_df):
     assert all(torch.equal(images[i], p.tensor(paths.iloc[i])) for i in range(len(images)))
 
 
-def test_preprocessing_and_separate_settings_must_agree(split_df):
+def test_a_preprocessing_or_separate_settings_never_both(split_df):
     p = Preprocessing(image_size=SIZE)
-    agreeing = make_loaders(split_df, image_size=SIZE, preprocessing=p)
-    assert agreeing["val"].dataset.preprocessing == p
-    with pytest.raises(ValueError, match="image_size.*disagree"):
-        make_loaders(split_df, image_size=64, preprocessing=p)
-    with pytest.raises(ValueError, match="crop.*disagree"):
+    assert make_loaders(split_df, preprocessing=p)["val"].dataset.preprocessing == p
+    with pytest.raises(ValueError, match=r"\['image_size'\] given beside preprocessing"):
+        make_loaders(split_df, image_size=SIZE, preprocessing=p)  # even when they agree
+    with pytest.raises(ValueError, match=r"\['crop'\] given beside"):
         FaceDataset(split_df, crop="face", preprocessing=p)
     assert FaceDataset(split_df, SIZE, cache=False).preprocessing == p
 

@@ -11,12 +11,10 @@ import pytest
 import torch
 from torch import nn
 
-from fakeface_lib import models
-from fakeface_lib.models import (
-    INPUT_SIZE, Model1, Model2, WeightsUnavailableError, build_model, build_resnet18,
-    resnet18_param_groups, summary_table,
-)
-from fakeface_lib.pretrained import check_weights_reachable, load_resnet18_or_fallback
+from fakeface_lib.models import cnn as models
+from fakeface_lib.models.cnn import INPUT_SIZE, Model1, Model2, build_model, summary_table
+from fakeface_lib.models.resnet import WeightsUnavailableError, build_resnet18, resnet18_param_groups
+from fakeface_lib.models.pretrained import check_weights_reachable, load_resnet18_or_fallback
 from fakeface_lib.utils import count_parameters
 
 # (layer type, params) rows of the report's torchsummary tables, ReLU rows aside.
@@ -161,7 +159,7 @@ def offline(monkeypatch):
 
     monkeypatch.setattr(WeightsEnum, "get_state_dict", no_network)
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", no_network)
-    monkeypatch.setattr("fakeface_lib.download.is_online", lambda host: True)  # a DNS failure mid-download
+    monkeypatch.setattr("fakeface_lib.data.download.is_online", lambda host: True)  # a DNS failure mid-download
 
 
 def test_resnet18_offline_raises_a_clear_error(offline):
@@ -175,7 +173,7 @@ def test_unreachable_weights_fail_before_any_download(monkeypatch, tmp_path, cap
     from torchvision.models import ResNet18_Weights
 
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))  # nothing cached
-    monkeypatch.setattr("fakeface_lib.download.is_online", lambda host: False)
+    monkeypatch.setattr("fakeface_lib.data.download.is_online", lambda host: False)
     url = ResNet18_Weights.DEFAULT.url
     with pytest.raises(WeightsUnavailableError, match="cannot be reached.*weights=None"):
         check_weights_reachable(url)
@@ -189,27 +187,25 @@ def test_unreachable_weights_fail_before_any_download(monkeypatch, tmp_path, cap
 
 
 def test_weights_or_none_says_what_torchvision_can_load(monkeypatch, tmp_path, capsys):
-    from fakeface_lib.pretrained import resnet18_weights_or_none
+    from fakeface_lib.models.pretrained import resnet18_weights_or_none
 
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))  # nothing cached
-    monkeypatch.setattr("fakeface_lib.download.is_online", lambda host: False)
+    monkeypatch.setattr("fakeface_lib.data.download.is_online", lambda host: False)
     assert resnet18_weights_or_none(None) is None and capsys.readouterr().out == ""
     assert resnet18_weights_or_none("DEFAULT") is None
     assert "No pretrained weights" in capsys.readouterr().out
-    monkeypatch.setattr("fakeface_lib.download.is_online", lambda host: True)
+    monkeypatch.setattr("fakeface_lib.data.download.is_online", lambda host: True)
     assert resnet18_weights_or_none("IMAGENET1K_V1") == "IMAGENET1K_V1"
     with pytest.raises(KeyError):  # torchvision's own check of the name
         resnet18_weights_or_none("NO_SUCH_WEIGHTS")
 
 
 def test_model_code_does_not_probe_the_network():
-    code = ("import sys; from fakeface_lib.models import build_model, build_resnet18; "
+    code = ("import sys; from fakeface_lib.models.cnn import build_model; "
+            "from fakeface_lib.models.resnet import build_resnet18; "
             "build_model('model1'); build_resnet18(weights=None); "
-            "assert not {'fakeface_lib.download', 'fakeface_lib.pretrained'} & set(sys.modules)")
+            "assert not {'fakeface_lib.data.download', 'fakeface_lib.models.pretrained'} & set(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True)
-    from fakeface_lib import pretrained
-
-    assert models.load_resnet18_or_fallback is pretrained.load_resnet18_or_fallback  # notebook 04
 
 
 def test_resnet18_fallback_prints_one_line(offline, capsys):
@@ -248,5 +244,5 @@ def test_model1_default_is_unchanged_by_the_image_size_option():
     a = Model1()
     torch.manual_seed(3)
     b = Model1(image_size=INPUT_SIZE)
-    assert repr(a) == repr(b)  # the run identity (fakeface_lib.identity) holds the repr
+    assert repr(a) == repr(b)  # the run identity (fakeface_lib.training.identity) holds the repr
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))

@@ -8,8 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from fakeface_lib import notebook
-from fakeface_lib.notebook import accuracy_interval, smoke_subset, summarize_metrics
+from fakeface_lib import setup as notebook
+from fakeface_lib.evaluation.confidence import accuracy_interval, summarize_metrics
+from fakeface_lib.setup import smoke_subset
 
 
 def _wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from fakeface_lib import GITHUB_REPO, colab_url
+from fakeface_lib.colab import GITHUB_REPO, colab_url
 
 ROOT = Path(__file__).resolve().parents[1]
 SERIES = ["00_preprocessing", "01_model1", "02_model2_1", "03_model2_2_augmentation",
@@ -134,7 +134,7 @@ def test_resnet18_notebook_fine_tunes_pretrained_weights_unedited(executed_serie
 def test_quiz_notebook_waits_for_the_student_when_interactive(tmp_path):
     """With someone to click (INTERACTIVE, no smoke) the quiz widget is shown and *Run all* stops
     at the next cell, saying what to do, instead of scoring an unfinished quiz."""
-    from fakeface_lib.runner import NotebookFailed, execute_notebook
+    from fakeface_lib.runner.series import NotebookFailed, execute_notebook
 
     name = "06_spot_the_fake"
     params = {"DATA": "demo", "SMOKE": False, "INTERACTIVE": True, "EPOCHS": 1,

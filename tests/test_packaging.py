@@ -23,12 +23,12 @@ from packaging.version import Version
 from test_colab_install import FREEZE, colab_versions
 
 import fakeface_lib
-from fakeface_lib import GITHUB_REPO, INSTALL_SPEC, RELEASE, colab_url
+from fakeface_lib.colab import GITHUB_REPO, INSTALL_SPEC, RELEASE, colab_url
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-# Imported only by `python -m fakeface_lib run`: its needs are the runner extra.
-RUNNER_MODULES = {"runner.py", "report.py"}
+# Imported only by `python -m fakeface_lib.runner run`: its needs are the runner extra.
+RUNNER = ROOT / "fakeface_lib" / "runner"  # the runner's package: its own extra
 # The runner's needs that nothing imports: papermill's kernel, pandas' to_markdown.
 RUNNER_UNIMPORTED = {"ipykernel", "nbformat", "tabulate"}
 # There in any Jupyter or Colab kernel (google.colab only on Colab): never installed by us.
@@ -128,7 +128,7 @@ def _cell_sources(path: Path, kind: str | None = None) -> list[str]:
 
 
 def test_base_is_what_notebooks_and_library_import():
-    library = [p for p in (ROOT / "fakeface_lib").glob("*.py") if p.name not in RUNNER_MODULES]
+    library = [p for p in (ROOT / "fakeface_lib").rglob("*.py") if RUNNER not in p.parents]
     sources = [p.read_text() for p in library]
     sources += [s for nb in NOTEBOOKS for s in _cell_sources(nb, "code")]
     imported = _distributions(set().union(*map(_imports, sources)))
@@ -137,7 +137,7 @@ def test_base_is_what_notebooks_and_library_import():
 
 
 def test_runner_extra_is_what_the_runner_needs_beyond_the_base():
-    runner = [(ROOT / "fakeface_lib" / name).read_text() for name in RUNNER_MODULES]
+    runner = [p.read_text() for p in RUNNER.rglob("*.py")]
     imported = _distributions(set().union(*map(_imports, runner)))
     base = _names(_project()["dependencies"])
     assert (imported - base) | RUNNER_UNIMPORTED == \
@@ -162,9 +162,11 @@ def test_importing_the_package_stays_cheap():
 
 
 def test_canonical_manifest_is_package_data():
-    manifest = ROOT / "fakeface_lib" / "splits" / "real_and_fake_face.csv"
-    assert manifest.exists(), "the split manifest must ship inside the package for pip installs"
-    assert manifest.resolve() == (ROOT / "data" / "splits" / "real_and_fake_face.csv").resolve()
+    manifest = ROOT / "fakeface_lib" / "data" / "manifests" / "real_and_fake_face.csv"
+    assert manifest.is_file() and not manifest.is_symlink(), \
+        "the split manifest must ship inside the package for pip installs"
+    assert tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["fakeface_lib.data"] == \
+        ["manifests/*.csv"]
 
 
 # The notebooks install and link the release: INSTALL_SPEC, colab_url(), GITHUB_REPO.

@@ -1,5 +1,5 @@
 """Region patches: labels from the codes, boxes cut at full resolution, the patch net, and image
-scores pooled from patches in evaluation.predict's format."""
+scores pooled from patches in predict's format."""
 
 from __future__ import annotations
 
@@ -11,17 +11,18 @@ from PIL import Image
 
 from fakeface_lib import REGIONS
 from fakeface_lib.config import TrainConfig
-from fakeface_lib.evaluation import by_difficulty, by_region, compute_metrics, predict
-from fakeface_lib.identity import preprocessing_identity
-from fakeface_lib.loaders import make_loaders
-from fakeface_lib.patches import (
+from fakeface_lib.evaluation.metrics import by_difficulty, by_region, compute_metrics
+from fakeface_lib.evaluation.predictions import predict
+from fakeface_lib.training.identity import preprocessing_identity
+from fakeface_lib.data.loaders import make_loaders
+from fakeface_lib.experiments.patches import (
     PatchDataset, PatchNet, PatchPreprocessing, choose_pooling, image_predictions,
     make_patch_loaders, patch_labels, pool_patch_probs, predict_images, read_patches,
     thresholds_from_half,
 )
-from fakeface_lib.regions import REGION_BOXES
-from fakeface_lib.splitting import split_dataset
-from fakeface_lib.training import fit
+from fakeface_lib.data.regions import REGION_BOXES
+from fakeface_lib.data.splitting import split_dataset
+from fakeface_lib.training.fit import fit
 
 COLOURS = {"left_eye": (250, 0, 0), "right_eye": (0, 250, 0), "nose": (0, 0, 250),
            "mouth": (250, 250, 0)}
@@ -29,7 +30,7 @@ COLOURS = {"left_eye": (250, 0, 0), "right_eye": (0, 250, 0), "nose": (0, 0, 250
 
 @pytest.fixture(scope="module")
 def demo_split(demo_root):
-    from fakeface_lib.data import index_dataset
+    from fakeface_lib.data.index import index_dataset
 
     return split_dataset(index_dataset(demo_root))
 
@@ -137,7 +138,7 @@ def test_trained_patch_net_detects_demo_fakes_by_their_regions(demo_split):
     preds = predict_images(model, test, "max")
     assert compute_metrics(preds)["accuracy"] > 0.8
     assert set(by_region(preds).index) == set(REGIONS) and len(by_difficulty(preds)) >= 2
-    # the same images, columns and order as evaluation.predict gives for whole images
+    # the same images, columns and order as predict gives for whole images
     whole = predict(PatchNet(width=4), make_loaders(demo_split, image_size=32)["test"])
     assert list(preds.columns) == list(whole.columns)
     assert preds["filename"].tolist() == whole["filename"].tolist()

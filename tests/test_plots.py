@@ -14,8 +14,8 @@ import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from fakeface_lib import plots  # noqa: E402
-from fakeface_lib.training import History  # noqa: E402
+from fakeface_lib import plots  #noqa: E402
+from fakeface_lib.training.history import History  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -9,14 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
-from fakeface_lib.preprocessing import (
-    FACE_CROP,
-    Preprocessing,
-    as_preprocessing,
-    image_to_array,
-    load_image,
-)
-from fakeface_lib.transforms import IMAGENET_MEAN, IMAGENET_STD, eval_transform
+from fakeface_lib.data.regions import FACE_CROP
+from fakeface_lib.data.preprocessing import Preprocessing, as_preprocessing, image_to_array, load_image
+from fakeface_lib.data.transforms import IMAGENET_MEAN, IMAGENET_STD, eval_transform
 
 SIZE = 32
 
@@ -107,12 +102,14 @@ def test_transform_uses_the_statistics():
     assert image.dtype == torch.uint8 and (image == 255).all()  # the input is left alone
 
 
-def test_as_preprocessing_builds_or_checks():
+def test_as_preprocessing_takes_one_or_the_other():
     assert as_preprocessing(None, image_size=64, crop=None) == Preprocessing(image_size=64)
     p = Preprocessing(image_size=64, crop="face")
     assert as_preprocessing(p) is p
-    assert as_preprocessing(p, image_size=64, crop="face", mean=(0.5, 0.5, 0.5)) is p
-    with pytest.raises(ValueError, match=r"\['image_size'\] disagree"):
+    assert as_preprocessing(p, image_size=None, crop=None) is p  # None: not given
+    with pytest.raises(ValueError, match=r"\['crop', 'image_size'\] given beside preprocessing"):
+        as_preprocessing(p, image_size=64, crop="face")  # both, even agreeing
+    with pytest.raises(ValueError, match=r"\['image_size'\] given beside"):
         as_preprocessing(p, image_size=128)
     with pytest.raises(TypeError, match="from_dict"):
         as_preprocessing(p.to_dict())

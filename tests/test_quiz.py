@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fakeface_lib import quiz as q
-from fakeface_lib.report import _quiz_line
-from fakeface_lib.results import save_summary
+from fakeface_lib.quiz import answer_files as qf
+from fakeface_lib.quiz import draw as q
+from fakeface_lib.runner.report import _quiz_line
+from fakeface_lib.evaluation.results import save_summary
 
 
 def _frame(n_real=30, easy=10, mid=20, hard=10, split="test") -> pd.DataFrame:
@@ -174,24 +175,24 @@ def test_record_answers_refuses_what_is_no_answer(quiz):
 
 def test_csv_round_trip(tmp_path, quiz):
     answers = q.simulate_answers(quiz, seed=1, student="Ana María")
-    path = q.save_answers(answers, tmp_path / "answers")
+    path = qf.save_answers(answers, tmp_path / "answers")
     assert path.name == f"quiz_{quiz.quiz_id}_Ana-Mar-a.csv"
     assert path.read_text().splitlines()[0] == ",".join(q.ANSWER_COLUMNS)
     assert path.stat().st_size < 4096
-    pd.testing.assert_frame_equal(q.load_answers(path, quiz.quiz_id), answers)
+    pd.testing.assert_frame_equal(qf.load_answers(path, quiz.quiz_id), answers)
     network = q.record_answers(quiz, "NA", quiz.faces["truth"])  # no times; a name pandas reads as NaN
-    pd.testing.assert_frame_equal(q.load_answers(q.save_answers(network, tmp_path)), network)
+    pd.testing.assert_frame_equal(qf.load_answers(qf.save_answers(network, tmp_path)), network)
 
 
 def _class(tmp_path, quiz, names=("ana", "ben", "cleo")):
     answers = [q.simulate_answers(quiz, seed=i, student=name) for i, name in enumerate(names)]
-    return answers, [q.save_answers(a, tmp_path) for a in answers]
+    return answers, [qf.save_answers(a, tmp_path) for a in answers]
 
 
 def test_pooling_a_class(tmp_path, quiz):
     answers, paths = _class(tmp_path, quiz)
     (tmp_path / "model1_preds.csv").write_text("filename,pred\n")  # a run's file in the same folder
-    pooled = q.pool_answers(tmp_path, quiz.quiz_id)
+    pooled = qf.pool_answers(tmp_path, quiz.quiz_id)
     assert len(pooled.answers) == 60 and pooled.students.index.tolist() == ["ana", "ben", "cleo"]
     for name, own in zip(("ana", "ben", "cleo"), answers):
         assert pooled.students.loc[name, "correct"] == q.score(own).loc["all", "correct"]
@@ -199,7 +200,7 @@ def test_pooling_a_class(tmp_path, quiz):
     assert pooled.scores.loc["all", "n"] == 60 and pooled.scores.loc["all", "correct"] == correct
     assert (pooled.scores.loc["all", "low"], pooled.scores.loc["all", "high"]) == \
         pytest.approx(_wilson(correct, 60))
-    assert q.pool_answers(paths[:2]).students.index.tolist() == ["ana", "ben"]
+    assert qf.pool_answers(paths[:2]).students.index.tolist() == ["ana", "ben"]
 
 
 @pytest.mark.parametrize("damage, message", [
@@ -215,31 +216,31 @@ def test_malformed_csv_is_refused_naming_the_file(tmp_path, quiz, damage, messag
     path = tmp_path / "quiz_x_ana.csv"
     damage(q.simulate_answers(quiz, student="ana")).to_csv(path, index=False)
     with pytest.raises(q.QuizFileError, match=message) as error:
-        q.pool_answers([path], quiz.quiz_id)
+        qf.pool_answers([path], quiz.quiz_id)
     assert str(path) in str(error.value)
 
 
 def test_pooling_refuses_other_draws_duplicates_and_unreadable_files(tmp_path, frame, quiz):
     _class(tmp_path, quiz, names=("ana", "ben"))
     other = q.draw_quiz(frame, n=20, seed=99)
-    stray = q.save_answers(q.simulate_answers(other, student="zoe"), tmp_path)
+    stray = qf.save_answers(q.simulate_answers(other, student="zoe"), tmp_path)
     with pytest.raises(q.QuizFileError, match=f"{stray.name} is for quiz {other.quiz_id}, not "
                                               f"{quiz.quiz_id}: another draw"):
-        q.pool_answers(tmp_path, quiz.quiz_id)
+        qf.pool_answers(tmp_path, quiz.quiz_id)
     with pytest.raises(q.QuizFileError, match="is for quiz"):
-        q.pool_answers(tmp_path)  # without an id, the first file's
+        qf.pool_answers(tmp_path)  # without an id, the first file's
     stray.unlink()
     twin = tmp_path / "quiz_copy_of_ana.csv"
     twin.write_text((tmp_path / f"quiz_{quiz.quiz_id}_ana.csv").read_text())
     with pytest.raises(q.QuizFileError, match="holds answers of 'ana', as does"):
-        q.pool_answers(tmp_path)
+        qf.pool_answers(tmp_path)
     twin.write_bytes(b"")
     with pytest.raises(q.QuizFileError, match="quiz_copy_of_ana.csv: not a readable CSV"):
-        q.pool_answers(tmp_path)
+        qf.pool_answers(tmp_path)
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(FileNotFoundError, match="No quiz answers"):
-        q.pool_answers(empty)
+        qf.pool_answers(empty)
 
 
 def test_summary_plot_and_report_line(tmp_path, quiz):

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from fakeface_lib import quiz as q
-from fakeface_lib import quiz_widget as qw
+from fakeface_lib.quiz import draw as q
+from fakeface_lib.quiz import widget as qw
 
 
 class Clock:
@@ -40,8 +40,8 @@ def shown(monkeypatch) -> list:
 
 @pytest.fixture(scope="module")
 def demo_quiz(demo_root) -> q.Quiz:
-    from fakeface_lib.data import index_dataset
-    from fakeface_lib.splitting import canonical_split
+    from fakeface_lib.data.index import index_dataset
+    from fakeface_lib.data.splitting import canonical_split
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the demo data is not the canonical manifest's
@@ -202,7 +202,7 @@ def test_the_hints_name_the_menus_of_colab_jupyterlab_and_notebook_6(demo_quiz):
 
 
 _BUILD = ("from PIL import Image\nimport pandas as pd\n"
-          "from fakeface_lib.quiz import Quiz\nfrom fakeface_lib.quiz_widget import QuizWidget\n"
+          "from fakeface_lib.quiz.draw import Quiz\nfrom fakeface_lib.quiz.widget import QuizWidget\n"
           "Image.new('RGB', (600, 600)).save('face.jpg')\n"
           "quiz = Quiz(pd.DataFrame({'face': [1, 2], 'path': ['face.jpg'] * 2, "
           "'filename': ['a.jpg', 'b.jpg'], 'truth': ['real', 'fake'], "
@@ -213,7 +213,7 @@ _BUILD = ("from PIL import Image\nimport pandas as pd\n"
 def _execute(tmp_path, *sources: str) -> tuple[list[dict], Exception | None]:
     """Run the cells in a real kernel as the series runner does: the executed code cells, and
     the runner's NotebookFailed if a cell failed (None if none did)."""
-    from fakeface_lib.runner import NotebookFailed, execute_notebook
+    from fakeface_lib.runner.series import NotebookFailed, execute_notebook
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}

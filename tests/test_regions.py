@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from fakeface_lib import REGIONS
-from fakeface_lib.regions import FACE_CROP, REGION_BOXES, edited_boxes, region_boxes
+from fakeface_lib.data.regions import FACE_CROP, REGION_BOXES, edited_boxes, region_boxes
 
 
 def test_region_boxes_geometry():

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fakeface_lib.notebook import accuracy_interval
-from fakeface_lib.report_numbers import (
+from fakeface_lib.evaluation.confidence import accuracy_interval
+from fakeface_lib.evaluation.report_figures import (
     REPORT_FIGURES, REPORT_LOGS, REPORT_RESULTS, compare_with_report, implied_batches,
     log_line_figures, pooled_overall, reading, report_history, traced_table, verdict,
 )

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 from torch import nn
 
-from fakeface_lib.report import write_report
-from fakeface_lib.results import load_runs, load_summary, results_table, save_run, save_summary
-from fakeface_lib.runner import RunOptions
+from fakeface_lib.runner.report import write_report
+from fakeface_lib.evaluation.results import load_runs, load_summary, results_table, save_run, save_summary
+from fakeface_lib.runner.series import RunOptions
 
 
 def _preds() -> pd.DataFrame:
@@ -71,7 +71,7 @@ def test_best_is_chosen_on_validation_not_on_test(tmp_path):
     save_run(tmp_path, "b", title="B", model=nn.Linear(3, 2), history=_history(0.70), preds=_preds())
     save_run(tmp_path, "c", title="C", model=nn.Linear(3, 2), history=_history(0.90), preds=_preds(),
              leak_free=False)  # leaky runs are never chosen
-    from fakeface_lib.results import choose_best
+    from fakeface_lib.evaluation.results import choose_best
 
     runs = load_runs(tmp_path)
     assert choose_best(runs)["name"] == "b"
@@ -79,7 +79,7 @@ def test_best_is_chosen_on_validation_not_on_test(tmp_path):
 
 
 def test_runs_of_other_data_or_smoke_runs_are_never_compared(tmp_path):
-    from fakeface_lib.results import data_label
+    from fakeface_lib.evaluation.results import data_label
 
     save_run(tmp_path, "real", title="R", model=nn.Linear(3, 2), history=HISTORY, preds=_preds(), data="kaggle")
     save_run(tmp_path, "smoke", title="S", model=nn.Linear(3, 2), history=HISTORY, preds=_preds(),
@@ -96,7 +96,7 @@ def test_runs_of_other_data_or_smoke_runs_are_never_compared(tmp_path):
 def test_weights_are_saved_in_half_precision_and_load_back(tmp_path):
     import torch
 
-    from fakeface_lib.results import load_run_weights
+    from fakeface_lib.evaluation.results import load_run_weights
 
     model = nn.Linear(3000, 2)
     save_run(tmp_path, "m", title="M", model=model, history=HISTORY, preds=_preds(), weights=True)

@@ -11,10 +11,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from fakeface_lib.__main__ import main
-from fakeface_lib.runner import (NotebookFailed, RunOptions, execute_notebook, notebook_parameters,
-                                 resolve_data, run_series, scaled_epochs)
-from fakeface_lib.runs import prune_runs, run_folders, usage_note
+from fakeface_lib.runner.__main__ import main
+from fakeface_lib.runner.series import (
+    NotebookFailed, RunOptions, execute_notebook, notebook_parameters, resolve_data, run_series,
+    scaled_epochs, series_notebooks,
+)
+from fakeface_lib.runner.runs import prune_runs, run_folders, usage_note
 
 
 def _notebook(path: Path, body: str, params: str = "DATA = 'demo'\nSMOKE = False\nEPOCHS = 20") -> Path:
@@ -74,7 +76,7 @@ def test_cli_reports_failure_with_exit_code(tmp_path, capsys, monkeypatch):
     def boom(opts):
         raise NotebookFailed("03_x.ipynb failed in cell 4: KeyError: 'y'")
 
-    monkeypatch.setattr("fakeface_lib.runner.run_series", boom)
+    monkeypatch.setattr("fakeface_lib.runner.series.run_series", boom)
     assert main(["run", "--out", str(tmp_path)]) == 1
     assert "03_x.ipynb failed in cell 4" in capsys.readouterr().err
 
@@ -118,9 +120,12 @@ def _capture_run(monkeypatch, notebooks: list[Path],
             raise NotebookFailed(f"{fail_on} failed")
         return 0.0
 
-    monkeypatch.setattr("fakeface_lib.runner.series_notebooks", lambda: notebooks)
-    monkeypatch.setattr("fakeface_lib.runner.execute_notebook", fake_execute)
-    monkeypatch.setattr("fakeface_lib.report.write_report", lambda *a, **k: None)
+    checkout = notebooks[0].parent / "notebooks"  # the runner runs in a checkout: found from here
+    checkout.mkdir(exist_ok=True)
+    (checkout / "00_series.ipynb").write_text(notebooks[0].read_text())
+    monkeypatch.setattr("fakeface_lib.runner.series.series_notebooks", lambda folder: notebooks)
+    monkeypatch.setattr("fakeface_lib.runner.series.execute_notebook", fake_execute)
+    monkeypatch.setattr("fakeface_lib.runner.report.write_report", lambda *a, **k: None)
     return calls
 
 
@@ -162,8 +167,8 @@ def test_checkpoint_off_in_smoke_mode_unless_forced(tmp_path, smoke, checkpoints
                                              (["--checkpoints"], True)])
 def test_cli_checkpoints_flag(monkeypatch, flags, expected):
     seen = []
-    monkeypatch.setattr("fakeface_lib.runner.run_series", lambda opts: seen.append(opts) or Path("x"))
-    monkeypatch.setattr("fakeface_lib.__main__.usage_note", lambda root: None)
+    monkeypatch.setattr("fakeface_lib.runner.series.run_series", lambda opts: seen.append(opts) or Path("x"))
+    monkeypatch.setattr("fakeface_lib.runner.runs.usage_note", lambda root: None)
     assert main(["run", "--smoke", *flags]) == 0
     assert seen[0].checkpoints is expected
 
@@ -175,8 +180,8 @@ def test_amp_reaches_only_the_notebooks_that_declare_it(tmp_path, monkeypatch):
     assert "AMP" not in notebook_parameters(model2, RunOptions(), tmp_path)
     assert "AMP" not in notebook_parameters(plain, RunOptions(amp=True), tmp_path)
     seen = []
-    monkeypatch.setattr("fakeface_lib.runner.run_series", lambda opts: seen.append(opts) or Path("x"))
-    monkeypatch.setattr("fakeface_lib.__main__.usage_note", lambda root: None)
+    monkeypatch.setattr("fakeface_lib.runner.series.run_series", lambda opts: seen.append(opts) or Path("x"))
+    monkeypatch.setattr("fakeface_lib.runner.runs.usage_note", lambda root: None)
     assert main(["run", "--amp"]) == 0 and seen[0].amp is True
 
 
@@ -208,7 +213,7 @@ def test_scratch_folder_that_cannot_be_removed_is_reported(tmp_path, monkeypatch
         removed.append(Path(path))
         raise PermissionError("busy")
 
-    monkeypatch.setattr("fakeface_lib.runner.shutil.rmtree", stuck)
+    monkeypatch.setattr("fakeface_lib.runner.series.shutil.rmtree", stuck)
     capsys.readouterr()
     run_series(RunOptions(out=tmp_path / "out"))
     err = capsys.readouterr().err
@@ -335,3 +340,24 @@ def test_kernel_is_this_interpreter_in_the_given_cwd_with_extra_pythonpath(tmp_p
     assert os.environ.get("PYTHONPATH") == pythonpath_before
     copy = json.loads((tmp_path / "out" / "00_where.ipynb").read_text())
     assert copy["metadata"]["kernelspec"]["name"] == "python3", "the copy opens with the usual kernel"
+
+
+def test_the_runner_finds_the_checkout_from_where_it_runs_not_from_the_package(tmp_path, monkeypatch,
+                                                                               capsys):
+    from fakeface_lib.runner.repo import find_repo
+
+    clone = tmp_path / "clone"
+    (clone / "notebooks").mkdir(parents=True)
+    (clone / "notebooks" / "00_a.ipynb").write_text("{}")
+    (clone / "docs" / "deep").mkdir(parents=True)
+    assert find_repo(clone / "docs" / "deep") == clone
+    monkeypatch.chdir(clone / "docs")
+    assert find_repo() == clone
+    assert series_notebooks() == [clone / "notebooks" / "00_a.ipynb"]
+    monkeypatch.chdir(tmp_path)  # no checkout here nor above: say so, name the fix
+    with pytest.raises(FileNotFoundError, match="--repo"):
+        find_repo()
+    assert main(["prune", "--dry-run"]) == 1 and "--repo" in capsys.readouterr().err
+    runner = Path(find_repo.__code__.co_filename).parent
+    assert not [p.name for p in runner.glob("*.py") if "__file__" in p.read_text()], \
+        "the runner never computes paths from where the package is installed"

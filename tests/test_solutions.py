@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from fakeface_lib import colab_url
+from fakeface_lib.colab import colab_url
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -69,7 +69,7 @@ def test_one_solutions_notebook_per_chapter():
 def test_every_solution_runs_in_smoke_mode(tmp_path):
     """All in one job, in order, as a class would run them: later solutions find the runs of
     earlier ones instead of training stand-ins (split per chapter, the suite took longer)."""
-    from fakeface_lib.runner import RunOptions, run_series
+    from fakeface_lib.runner.series import RunOptions, run_series
 
     notebooks = sorted(SOLUTIONS.glob("*_solutions.ipynb"))
     out = run_series(RunOptions(data="demo", smoke=True, out=tmp_path / "run",

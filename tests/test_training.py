@@ -11,13 +11,22 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from fakeface_lib.checkpoints import load_checkpoint, load_model_weights
 from fakeface_lib.config import TrainConfig
-from fakeface_lib.utils import seed_everything
-from fakeface_lib.training import (
-    autocast_context, evaluate, fit, format_epoch_line, make_optimizer, make_scheduler,
+from fakeface_lib.training.amp import autocast_context
+from fakeface_lib.training.checkpoints import (
+    CheckpointPlan,
+    load_checkpoint,
+    load_model_weights,
+)
+from fakeface_lib.training.fit import fit
+from fakeface_lib.training.loop import (
+    evaluate,
+    format_epoch_line,
+    make_optimizer,
+    make_scheduler,
     train_one_epoch,
 )
+from fakeface_lib.utils import seed_everything
 
 CPU = torch.device("cpu")
 
@@ -182,8 +191,6 @@ def test_empty_loader_is_a_clear_error():
 def test_fit_needs_train_and_valloaders():
     with pytest.raises(ValueError, match="'val'"):
         fit(TinyNet(), {"train": loaders()["train"]}, CFG, device=CPU, progress=False)
-    with pytest.raises(ValueError, match="checkpoint_dir"):
-        fit(TinyNet(), loaders(), CFG, device=CPU, resume=True, progress=False)
 
 
 def test_tiny_model_overfits_eight_images(capsys, noise_loaders):
@@ -226,15 +233,16 @@ def test_same_seed_same_history_other_seed_differs():
 def test_resume_after_two_epochs_equals_an_uninterrupted_run(tmp_path, capsys):
     straight = fresh_model()
     history = fit(straight, loaders(), CFG, device=CPU, progress=False,
-                  checkpoint_dir=tmp_path / "straight")
+                  checkpoints=CheckpointPlan(tmp_path / "straight"))
     two = dataclasses.replace(CFG, num_epochs=2)
-    fit(fresh_model(), loaders(), two, device=CPU, progress=False, checkpoint_dir=tmp_path / "cut")
+    fit(fresh_model(), loaders(), two, device=CPU, progress=False,
+        checkpoints=CheckpointPlan(tmp_path / "cut"))
     capsys.readouterr()
     # the initial weights of the cut run (part of a run's identity); the checkpoint's epoch-2
     # weights replace them
     resumed = fresh_model()
-    history_resumed = fit(resumed, loaders(), CFG, device=CPU, progress=False, resume=True,
-                          checkpoint_dir=tmp_path / "cut")
+    history_resumed = fit(resumed, loaders(), CFG, device=CPU, progress=False,
+                          checkpoints=CheckpointPlan(tmp_path / "cut", resume=True))
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("Resuming from epoch 2 of 3")
     assert len(out) == 2 and out[1].startswith("Epoch [3/3]")
@@ -250,7 +258,8 @@ def test_resume_after_two_epochs_equals_an_uninterrupted_run(tmp_path, capsys):
 def test_checkpoint_loads_with_weights_only(tmp_path):
     model = fresh_model()
     cfg = dataclasses.replace(CFG, optimizer="sgd")
-    history = fit(model, loaders(), cfg, device=CPU, progress=False, checkpoint_dir=tmp_path)
+    history = fit(model, loaders(), cfg, device=CPU, progress=False,
+                  checkpoints=CheckpointPlan(tmp_path))
     (path,) = tmp_path.glob("*/last.pt")  # one run, filed under its identity key
     ckpt = torch.load(path, weights_only=True)
     assert ckpt["epoch"] == 3 and ckpt["config"] == cfg.to_dict()
@@ -265,10 +274,11 @@ def test_checkpoint_loads_with_weights_only(tmp_path):
 
 
 def test_resume_of_a_finished_run_trains_nothing(tmp_path, capsys):
-    fit(fresh_model(), loaders(), CFG, device=CPU, progress=False, checkpoint_dir=tmp_path)
+    fit(fresh_model(), loaders(), CFG, device=CPU, progress=False,
+        checkpoints=CheckpointPlan(tmp_path))
     capsys.readouterr()
     history = fit(fresh_model(), loaders(), CFG, device=CPU, progress=False,
-                  checkpoint_dir=tmp_path, resume=True)
+                  checkpoints=CheckpointPlan(tmp_path, resume=True))
     assert len(history) == 3
     (path,) = tmp_path.glob("*/last.pt")
     assert capsys.readouterr().out.splitlines() == [f"Resuming from epoch 3 of 3 ({path})."]
@@ -299,21 +309,21 @@ def test_format_epoch_line_matches_the_report():
 
 
 def test_checkpoint_every_writes_only_every_n_epochs_and_the_last(tmp_path, monkeypatch):
-    from fakeface_lib import checkpoints
+    from fakeface_lib.training import fit as fit_module
 
     saved = []
-    real_save = checkpoints.save_checkpoint
-    monkeypatch.setattr(checkpoints, "save_checkpoint",
+    real_save = fit_module.save_checkpoint
+    monkeypatch.setattr(fit_module, "save_checkpoint",
                         lambda state, path: saved.append(state["epoch"]) or real_save(state, path))
-    fit(fresh_model(), loaders(), TrainConfig(num_epochs=5, seed=0), checkpoint_dir=tmp_path,
-        checkpoint_every=2, progress=False)
+    fit(fresh_model(), loaders(), TrainConfig(num_epochs=5, seed=0),
+        checkpoints=CheckpointPlan(tmp_path, every=2), progress=False)
     assert saved == [2, 4, 5]
-    with pytest.raises(ValueError, match="checkpoint_every"):
-        fit(fresh_model(), loaders(), TrainConfig(num_epochs=1), checkpoint_every=0, progress=False)
+    with pytest.raises(ValueError, match="every must be a positive int"):
+        CheckpointPlan(tmp_path, every=0)
 
 
 def test_a_failed_checkpoint_write_keeps_the_previous_one_and_says_what_to_do(tmp_path, monkeypatch):
-    from fakeface_lib import checkpoints
+    from fakeface_lib.training import checkpoints
 
     path = checkpoints.save_checkpoint({"epoch": 1}, tmp_path / "last.pt")
 
@@ -322,7 +332,7 @@ def test_a_failed_checkpoint_write_keeps_the_previous_one_and_says_what_to_do(tm
         raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 1569856")
 
     monkeypatch.setattr(checkpoints.torch, "save", disk_full)
-    with pytest.raises(OSError, match=r"MiB free.*checkpoint_dir=None.*kept at .*last\.pt"):
+    with pytest.raises(OSError, match=r"MiB free.*checkpoints=None.*kept at .*last\.pt"):
         checkpoints.save_checkpoint({"epoch": 2}, path)
     monkeypatch.undo()
     assert not path.with_name("last.pt.tmp").exists()

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from fakeface_lib.models import build_resnet18, resnet18_param_groups
+from fakeface_lib.models.resnet import build_resnet18, resnet18_param_groups
 from fakeface_lib.utils import count_parameters, seed_everything
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "04_resnet18_finetuning.ipynb"

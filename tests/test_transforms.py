@@ -1,4 +1,4 @@
-"""Tests for fakeface_lib.transforms: the v2 presets on cached uint8 (3, S, S) images."""
+"""Tests for fakeface_lib.data.transforms: the v2 presets on cached uint8 (3, S, S) images."""
 
 from __future__ import annotations
 
@@ -6,13 +6,8 @@ import pytest
 import torch
 from torchvision.transforms import v2
 
-from fakeface_lib.transforms import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    denormalize,
-    eval_transform,
-    get_transform,
-    mild_augmentation,
+from fakeface_lib.data.transforms import (
+    IMAGENET_MEAN, IMAGENET_STD, denormalize, eval_transform, get_transform, mild_augmentation,
     report_augmentation,
 )
 
@@ -147,7 +142,7 @@ def test_blur_spread_is_the_spread_torchvision_applies(kernel, sigma):
     """Blurring a single bright pixel spreads it as the kernel does: its std across and down."""
     from torchvision.transforms.v2 import functional as F
 
-    from fakeface_lib.transforms import blur_spread
+    from fakeface_lib.data.transforms import blur_spread
 
     impulse = torch.zeros(1, 41, 41, dtype=torch.float64)
     impulse[0, 20, 20] = 1.0
@@ -160,7 +155,7 @@ def test_blur_spread_is_the_spread_torchvision_applies(kernel, sigma):
 
 
 def test_the_reports_blur_is_nearly_a_box_filter_far_below_its_sigma():
-    from fakeface_lib.transforms import REPORT_BLUR_KERNEL, blur_spread
+    from fakeface_lib.data.transforms import REPORT_BLUR_KERNEL, blur_spread
 
     across, down = blur_spread(REPORT_BLUR_KERNEL, 6.0)
     assert 1.9 < across < 2.0 and 3.4 < down < 3.5  # a 7 x 13 box: 2.0 and 3.74

@@ -141,7 +141,7 @@ class CellFailed(RuntimeError):
 
 def execute_with_nbclient(path: Path, out_dir: Path, params: dict, cwd: Path | None = None,
                           pythonpath=()) -> float:
-    """fakeface_lib.runner.execute_notebook's contract, with nbclient instead of papermill.
+    """fakeface_lib.runner.series.execute_notebook's contract, with nbclient instead of papermill.
 
     The kernel runs this interpreter in ``cwd``, ``pythonpath`` first on its PYTHONPATH; the
     executed copy goes to ``out_dir/<name>`` whatever happens. Returns the wall time.
@@ -150,7 +150,7 @@ def execute_with_nbclient(path: Path, out_dir: Path, params: dict, cwd: Path | N
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-    from fakeface_lib.runner import prepended_env, this_python_kernel
+    from fakeface_lib.runner.series import prepended_env, this_python_kernel
 
     out_dir.mkdir(parents=True, exist_ok=True)
     copy = out_dir / path.name
@@ -229,7 +229,7 @@ def notebook_warnings(copy: Path) -> list[Warned]:
 
 def expected_reason(warned: Warned, has_gpu: bool) -> str:
     """Why a project warning is right to show on this machine, or ""."""
-    from fakeface_lib.notebook import NO_GPU_HINT
+    from fakeface_lib.setup import NO_GPU_HINT
 
     if not has_gpu and NO_GPU_HINT in warned.text:
         return "this machine has no GPU; Colab's GPU runtime does not show it"
@@ -255,7 +255,7 @@ def run_series(base: Path, notebooks: list[Path]) -> list[Outcome]:
 
     sys.path.insert(0, str(SIM))
     import simulate
-    from fakeface_lib.demo import make_demo_dataset
+    from fakeface_lib.data.demo import make_demo_dataset
 
     has_gpu = torch.cuda.is_available()
     data = base / "data"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from collections.abc import Callable
 
-from fakeface_lib.runner import execute_notebook, series_notebooks
+from fakeface_lib.runner.series import execute_notebook, series_notebooks
 
 HERE = Path(__file__).resolve().parent
 

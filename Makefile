@@ -4,10 +4,13 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 # CPU-sized epochs for the demo: each notebook's recipe (10, 20, 30 ...) times this factor, rounded,
-# at least 1 (every run 1 epoch, the leak's runs over the copies as many images as the honest
-# one), and Model 2 under mixed precision where the CPU computes bfloat16 natively (--amp): about
-# 9 minutes on 2 cores (533 s measured by benchmarks/bench_make_demo.py: the lessons' controls and notebook 06's attempts included).
+# at least 1 (every run 1 epoch), Model 2 under mixed precision where the CPU computes bfloat16
+# natively (DEMO_AMP; off by itself elsewhere), and notebook 03's leak experiment (two runs over
+# 4x copies) on Model 1, which stands in for Model 2 there as in smoke mode and says so.
+# Measured by benchmarks/bench_make_demo.py (results.md): see the figures there.
 DEMO_EPOCHS_SCALE ?= 0.04
+DEMO_AMP ?= --amp
+DEMO_SET ?= --set EXPERIMENT_MODEL=model1
 # make test: pytest on TEST_WORKERS processes (pytest-xdist). The series' smoke run, the Colab
 # simulation and the solutions each stay on one worker (xdist_group), so none runs twice.
 TEST_WORKERS ?= 2
@@ -23,7 +26,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m fakeface_lib.runner run --data demo --epochs-scale $(DEMO_EPOCHS_SCALE) --amp
+	$(PY) -m fakeface_lib.runner run --data demo --epochs-scale $(DEMO_EPOCHS_SCALE) $(DEMO_AMP) $(DEMO_SET)
 
 # The whole suite; tests marked `registry` (would a Colab install keep Colab's packages?)
 # ask the package index and skip when it cannot be reached.

@@ -446,12 +446,23 @@ def throughput_section(record: dict) -> list[str]:
 
 
 def make_demo_section(record: dict) -> list[str]:
-    out = ["## End-to-end: `make demo`", ""] + header(record)
-    size = record.get("run_folder_bytes")
-    folder = f", run folder {size / 2**20:.0f} MiB" if size else ""
-    out += [f"Total {record['total_seconds']:.0f} s (exit code {record['returncode']}{folder}), "
-            "environment already installed. Per notebook:", "", "| notebook | seconds |", "|---|---|"]
-    out += [f"| {name} | {t:.0f} |" for name, t in record.get("notebook_seconds", {}).items()]
+    """One column of notebook times per labelled run (this CPU; as a CPU without AVX-512)."""
+    runs = record.get("runs") or {"this CPU": record}
+    out = ["## End-to-end: `make demo`", ""]
+    for label, run in runs.items():
+        size = run.get("run_folder_bytes")
+        folder = f", run folder {size / 2**20:.0f} MiB" if size else ""
+        machine = run.get("machine", {})
+        out += [f"- {label}: total **{run['total_seconds']:.0f} s** (exit code {run['returncode']}"
+                f"{folder}), {run.get('date', '?')}, {machine.get('cpu_model', '?')}"
+                f" ({machine.get('cpu_isa', '?')}), {machine.get('cpus', '?')} cores; "
+                f"command: `{run.get('command', '?')}`"]
+    out += ["", "Environment already installed. Seconds per notebook:", "",
+            "| notebook | " + " | ".join(runs) + " |", "|---|" + "---|" * len(runs)]
+    names = dict.fromkeys(name for run in runs.values() for name in run.get("notebook_seconds", {}))
+    for name in names:
+        cells = [f"{run.get('notebook_seconds', {}).get(name, float('nan')):.0f}" for run in runs.values()]
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
     return out + [""]
 
 

@@ -24,14 +24,7 @@ ABSOLUTE = re.compile(r"(?<![\w.~$/-])/(?:work|root|home|Users)/[^\s\"'`)\]>,;]*
 
 # (file, the path's start without its leading slash) -> why it may stay for now. Each entry
 # covers that path prefix in that file only; anything else there still fails.
-ALLOWED = {
-    ("benchmarks/results/make_demo.json", "work/main/runs/"):
-        "the recorded report path of a make demo run; still to be recorded relative to the "
-        "repository root (runs/...) by benchmarks/bench_make_demo.py",
-    ("tests/colab/colab_test.sh", "root/.pyenv/"):
-        "one more place make colab-test looks for a Python 3.13; still to be replaced by "
-        "${PYENV_ROOT:-$HOME/.pyenv}, which the script already searches",
-}
+ALLOWED: dict[tuple[str, str], str] = {}  # (file, path start): why it may stay
 
 
 def tracked_files() -> list[str]:

@@ -185,6 +185,35 @@ def test_amp_reaches_only_the_notebooks_that_declare_it(tmp_path, monkeypatch):
     assert main(["run", "--amp"]) == 0 and seen[0].amp is True
 
 
+def test_set_reaches_only_the_notebooks_that_declare_it(tmp_path, monkeypatch):
+    leak = _notebook(tmp_path / "03_x.ipynb", "pass", params="SMOKE = False\nEXPERIMENT_MODEL = 'model2'")
+    plain = _notebook(tmp_path / "01_y.ipynb", "pass", params="SMOKE = False")
+    opts = RunOptions(overrides={"EXPERIMENT_MODEL": "model1"})
+    assert notebook_parameters(leak, opts, tmp_path)["EXPERIMENT_MODEL"] == "model1"
+    assert "EXPERIMENT_MODEL" not in notebook_parameters(plain, opts, tmp_path)
+    seen = []
+    monkeypatch.setattr("fakeface_lib.runner.series.run_series", lambda opts: seen.append(opts) or Path("x"))
+    monkeypatch.setattr("fakeface_lib.runner.runs.usage_note", lambda root: None)
+    assert main(["run", "--set", "EXPERIMENT_MODEL=model1", "--set", "COPIES=2",
+                 "--set", "LEAK_EPOCHS=None"]) == 0
+    assert seen[0].overrides == {"EXPERIMENT_MODEL": "model1", "COPIES": 2, "LEAK_EPOCHS": None}
+
+
+@pytest.mark.parametrize("text", ["EXPERIMENT_MODEL", "=model1", "2x=1"])
+def test_set_without_name_and_value_stops_saying_how(text, capsys):
+    assert main(["run", "--set", text]) == 2
+    assert "NAME=VALUE" in capsys.readouterr().err
+
+
+def test_set_of_an_undeclared_parameter_stops_before_any_notebook(tmp_path, monkeypatch, capsys):
+    calls = _capture_run(monkeypatch, [_notebook(tmp_path / "00_x.ipynb", "pass")])
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--set", "EXPERIMNT_MODEL=model1", "--out", "out"]) == 1
+    err = capsys.readouterr().err
+    assert "EXPERIMNT_MODEL" in err and "EPOCHS" in err  # names the typo and what is declared
+    assert calls == [] and not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("fail", [False, True])
 def test_one_scratch_folder_per_job_removed_at_the_end(tmp_path, monkeypatch, capsys, fail):
     params = "SMOKE = False\nSCRATCH_DIR = None"

@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="mixed precision in the notebooks that offer it (Model 2's), its dtype "
                           "chosen by the hardware: float16 on a T4, bfloat16 on recent GPUs and "
                           "on CPUs with AMX or AVX512-BF16, off elsewhere")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+                     help="set a parameter of the notebooks that declare it (repeatable), e.g. "
+                          "--set EXPERIMENT_MODEL=model1")
     prune = sub.add_parser("prune", help="delete all but the newest run folders under runs/",
                            allow_abbrev=False)
     prune.add_argument("--keep", type=int, default=1, help="how many of the newest runs to keep (default 1)")
@@ -65,11 +68,16 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "prune":
         return prune(args)
-    from fakeface_lib.runner.series import NotebookFailed, RunOptions, run_series
+    from fakeface_lib.runner.series import NotebookFailed, RunOptions, parse_override, run_series
 
+    try:
+        overrides = dict(parse_override(text) for text in args.overrides)
+    except ValueError as err:
+        print(f"Stopped: {err}", file=sys.stderr)
+        return 2
     opts = RunOptions(data=args.data, smoke=args.smoke, out=args.out,
                       epochs_scale=args.epochs_scale, seed=args.seed, checkpoints=args.checkpoints,
-                      amp=args.amp, repo=args.repo)
+                      amp=args.amp, repo=args.repo, overrides=overrides)
     if args.data_dir is not None:
         opts.data_dir = args.data_dir  # run_series makes it absolute, as --data and --out
     try:

@@ -1,8 +1,8 @@
 """The main job: execute the notebook series with papermill, then write the report.
 
 Each notebook gets its ``parameters`` cell overridden (DATA, SMOKE, EPOCHS scaled from the
-notebook's own default, RESULTS_DIR, DATA_DIR, CHECKPOINT, SCRATCH_DIR, AMP, and INTERACTIVE=False:
-nobody is there to click notebook 06's quiz); executed copies land in the output folder, and every
+notebook's own default, RESULTS_DIR, DATA_DIR, CHECKPOINT, SCRATCH_DIR, AMP, INTERACTIVE=False:
+nobody is there to click notebook 06's quiz, and any other with ``--set NAME=VALUE``); executed copies land in the output folder, and every
 kernel runs the interpreter that runs the job.
 """
 
@@ -44,6 +44,7 @@ class RunOptions:
     checkpoints: bool | None = None    # None: off with smoke, the notebook's default otherwise
     amp: bool = False                  # AMP=True for the notebooks that declare it (Model 2's)
     repo: Path | None = None           # the checkout (default: found from the current folder)
+    overrides: dict[str, object] = field(default_factory=dict)  # --set NAME=VALUE: any parameter
 
 
 def series_notebooks(folder: Path | None = None) -> list[Path]:
@@ -130,7 +131,36 @@ def notebook_parameters(path: Path, opts: RunOptions, results_dir: Path,
         params["SCRATCH_DIR"] = str(scratch_dir)
     if opts.amp:
         params["AMP"] = True
+    params.update(opts.overrides)
     return {k: v for k, v in params.items() if k in declared}
+
+
+def parse_override(text: str) -> tuple[str, object]:
+    """``"NAME=VALUE"`` -> (NAME, VALUE): a Python literal (3, 0.5, True, None, "x") or else the text.
+
+    Raises ValueError naming the fix when there is no ``=`` or NAME is not an identifier.
+    """
+    name, sep, value = text.partition("=")
+    name = name.strip()
+    if not sep or not name.isidentifier():
+        raise ValueError(f"--set {text!r}: write NAME=VALUE, e.g. --set EXPERIMENT_MODEL=model1")
+    try:
+        return name, ast.literal_eval(value.strip())
+    except (ValueError, SyntaxError):
+        return name, value.strip()
+
+
+def check_overrides(notebooks: Sequence[Path], overrides: dict[str, object]) -> None:
+    """Fail before anything runs when an override names a parameter no notebook declares."""
+    import papermill as pm
+
+    if not overrides:
+        return
+    declared = {name for path in notebooks for name in pm.inspect_notebook(str(path))}
+    unknown = sorted(set(overrides) - declared)
+    if unknown:
+        raise ValueError(f"--set {', '.join(unknown)}: no notebook of this run declares it in its "
+                         f"parameters cell (they declare: {', '.join(sorted(declared))})")
 
 
 @contextmanager
@@ -249,6 +279,7 @@ def run_series(opts: RunOptions) -> Path:
 
     opts = resolve_paths(opts)
     notebooks = opts.notebooks or series_notebooks(opts.repo / "notebooks")
+    check_overrides(notebooks, opts.overrides)
     out_dir = opts.out or default_out(opts.data, opts.repo / "runs")
     results_dir = out_dir / "results"
     results_dir.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@
 # Python, 3.13.
 #
 # 1. Finds a Python 3.13: $COLAB_PYTHON, else `python3.13` on PATH, else pyenv's newest 3.13,
-#    else ~/.pyenv/versions/3.13*/bin/python3.13 (/root/.pyenv/versions/3.13.0 here).
+#    else $PYENV_ROOT (default ~/.pyenv)/versions/3.13*/bin/python3.13.
 # 2. Builds .venv-colab/ (git-ignored) from scratch as Colab's runtime looks before a notebook's
 #    install cell: the base dependencies Colab ships (torch and torchvision included: the
 #    registry's Linux torch is a CUDA build, several GB with its nvidia-* wheels), Colab's kernel
@@ -57,8 +57,7 @@ find_python() {
       is_313 "$candidate" && { echo "$candidate"; return; }
     done
   fi
-  for candidate in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.13*/bin/python3.13 \
-                   /root/.pyenv/versions/3.13.0/bin/python3.13; do
+  for candidate in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.13*/bin/python3.13; do
     is_313 "$candidate" && { echo "$candidate"; return; }
   done
   cat >&2 <<'EOF'

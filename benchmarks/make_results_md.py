@@ -581,6 +581,50 @@ def course_map_section(rows: list[dict]) -> list[str]:
     return out + [""]
 
 
+def batch_size_section(record: dict) -> list[str]:
+    """Model 2.1's recipe at the report's batch against the series' (bench_batch_size.py): each
+    epoch measured, over seeds, then the first epoch step by step."""
+    runs, epochs = record["runs"], record["epochs_run"]
+    seeds = sorted({r["seed"] for r in runs})
+    out = ["## Model 2.1's recipe at the report's batch (96) against the series' (32): the first epochs",
+           ""] + header(record)
+    out += [f"Measured: the first {epochs} of the recipe's {record['recipe']['num_epochs']} epochs "
+            f"(Adam, lr {record['recipe']['lr']:g}), training seeds {', '.join(map(str, seeds))}; images "
+            f"{record['split_sizes']}; mixed precision: {'bf16 autocast' if record.get('amp') else 'no (fp32)'}. "
+            "Validation after each epoch, with the weights of that epoch (no best-epoch choice, no test "
+            "set); \"collapsed\": one answer for 99 % or more of the validation images and flat "
+            "probabilities or no fc1 unit alive (`diagnose_collapse`). Mean ± standard deviation over seeds.",
+            "", "| batch | steps an epoch | seeds | epoch | training loss | training accuracy | val accuracy "
+            "| val images given one answer | fc1 units silent on val | runs collapsed |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    by_batch: dict[int, list[dict]] = {}
+    for run in runs:
+        by_batch.setdefault(run["batch_size"], []).append(run)
+    for batch, group in sorted(by_batch.items()):
+        for epoch in range(1, epochs + 1):
+            rows = [r["epochs"][epoch - 1] for r in group if len(r["epochs"]) >= epoch]
+            out.append(f"| {batch} | {group[0]['steps_per_epoch']} | {len(rows)} | {epoch} "
+                       f"| {num([r['train_loss'] for r in rows])} | {pct([r['train_acc'] for r in rows])} "
+                       f"| {pct([r['val_acc'] for r in rows])} | {pct([r['val_one_class_share'] for r in rows])} "
+                       f"| {pct([r['fc1_dead_on_val'] for r in rows])} | {sum(r['collapsed'] for r in rows)} of {len(rows)} |")
+    out += ["", "The first epoch step by step (`trace_steps`): the update-to-weight ratio (std of a "
+            "step's update over the std of the weight) of fc1 and of the four convolutions (median over "
+            "the epoch's steps), and the share of fc1 units silent for every image of the step's batch:", "",
+            "| batch | fc1 ratio, step 1 | fc1 ratio, median | conv1-4 ratio, median | fc1 silent: step 1 "
+            "| step 2 | last step | highest |", "|---|---|---|---|---|---|---|---|"]
+    for batch, group in sorted(by_batch.items()):
+        traces = [r["trace"] for r in group]
+        convs = [statistics.median(t[f"ratio_conv{i}"]) for t in traces for i in range(1, 5)]
+        out.append(f"| {batch} | {num([t['ratio_fc1'][0] for t in traces], 2)} "
+                   f"| {num([statistics.median(t['ratio_fc1']) for t in traces], 3)} "
+                   f"| {min(convs):.1e} to {max(convs):.1e} | {pct([t['fc1_dead'][0] for t in traces])} "
+                   f"| {pct([t['fc1_dead'][1] for t in traces])} | {pct([t['fc1_dead'][-1] for t in traces])} "
+                   f"| {pct([max(t['fc1_dead']) for t in traces])} |")
+    if record.get("note"):
+        out += ["", record["note"]]
+    return out + [""]
+
+
 def generic_section(name: str, record: dict) -> list[str]:
     out = [f"## {record.get('benchmark', name)}", ""] + header(record)
     figures = {k: v for k, v in record.items() if k not in ("benchmark", "command", "date", "machine")}
@@ -651,6 +695,8 @@ def main() -> int:
             sections += data_wait_section(record)
         elif record.get("benchmark") == "test_suite" and record.get("runs"):
             sections += test_suite_section(record)
+        elif record.get("benchmark") == "batch_size" and record.get("runs"):
+            sections += batch_size_section(record)
         elif record.get("benchmark") == "gpu_series" and record.get("notebooks"):
             sections += gpu_series_section(record)
         else:

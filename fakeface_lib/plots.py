@@ -297,3 +297,23 @@ def plot_gradcam(image: Any, cam: np.ndarray,
     if title:
         ax.set_title(title, fontsize=9)
     return fig
+
+
+def plot_step_trace(traces: Mapping[str, pd.DataFrame], layer: str = "fc1",
+                    axes: Sequence[Axes] | None = None) -> Figure:
+    """Runs' first steps (``trace_steps``' frames, {name: trace}): a layer's update-to-weight
+    ratio per step on a log scale, with makemore's healthy 1e-3 dotted, and fc1's silent units."""
+    if not traces:
+        raise ValueError("plot_step_trace() got no runs: pass {name: trace_steps(...)}.")
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for name, trace in traces.items():
+        axes[0].plot(trace.index, trace[layer], marker=".", label=name)
+        axes[1].plot(trace.index, trace["fc1_dead"], marker=".", label=name)
+    axes[0].axhline(1e-3, color="gray", linestyle=":", label="about 1e-3 (makemore)")
+    axes[0].set(yscale="log", xlabel="step", title=f"{layer}: std(update) / std(weight)")
+    axes[1].set(xlabel="step", ylim=(-0.02, 1.02), title="fc1 units silent for the whole batch")
+    axes[1].yaxis.set_major_formatter(plt.FuncFormatter(lambda y, _: f"{y:.0%}"))
+    axes[0].legend(fontsize="small")
+    axes[0].figure.tight_layout()
+    return axes[0].figure

@@ -151,3 +151,16 @@ def test_plot_test_summary_is_the_confusion_matrix_beside_the_roc(preds):
     assert matrix.get_title() == "Confusion matrix" and "ROC" in roc.get_title()
     cells = [t.get_text().split("\n")[0] for t in matrix.texts]
     assert sorted(map(int, cells)) == sorted([4, 2, 1, 1])  # 6 fakes (4 caught), 2 real (1 kept)
+
+
+def test_plot_step_trace_draws_each_run_in_two_panels():
+    trace = pd.DataFrame({"step": [1, 2, 3], "fc1": [0.9, 0.5, 0.2], "fc1_dead": [0.0, 0.4, 1.0]}).set_index("step")
+    fig = plots.plot_step_trace({"adam": trace, "adadelta": trace.assign(fc1=1e-4)})
+    ratio_ax, dead_ax = fig.axes
+    assert ratio_ax.get_yscale() == "log" and len(ratio_ax.lines) == 3  # two runs + the 1e-3 line
+    assert list(ratio_ax.lines[1].get_ydata()) == pytest.approx([1e-4] * 3)
+    assert list(dead_ax.lines[0].get_ydata()) == [0.0, 0.4, 1.0]
+    fig, axes = plt.subplots(1, 2)
+    assert plots.plot_step_trace({"adam": trace}, axes=axes) is fig
+    with pytest.raises(ValueError, match="no runs"):
+        plots.plot_step_trace({})

@@ -5,7 +5,8 @@ gone silent (a ReLU that outputs 0 for every image passes no gradient, so it nev
 and the logits are the last layer's biases. Its accuracy is then the share of the class it
 answers, and its curves look flat, not overfitted. ``diagnose_collapse`` measures the three
 symptoms; ``first_step_effect`` shows the usual cause, a first optimizer step too large for a
-layer with very many inputs per unit.
+layer with very many inputs per unit; ``trace_steps`` follows the first steps one by one (each
+layer's update-to-weight ratio and the share of silent units, as in Karpathy's makemore part 3).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Mapping, Sequence
 
+import pandas as pd
 import torch
 from torch import nn
 
@@ -77,11 +79,14 @@ def first_step_effect(model: nn.Module, images: torch.Tensor, labels: torch.Tens
     """What cfg's optimizer does to the first hidden layer in its first step on one batch.
 
     Works on a copy of ``model`` (the model itself is left as it is). Returns the median
-    size of a weight's step (``median_weight_step``), the spread of the layer's
+    size of a weight's step (``median_weight_step``), the layer's ``weight_std`` before the step
+    and ``update_to_weight`` (the std of the step over that std), the spread of the layer's
     pre-activations over the batch before the step (``preact_std``), how far the step moved
     them (``preact_shift``: the root mean square change), and the share of the layer's units
     that output 0 for every image of the batch before and after (``dead_before``,
-    ``dead_after``). ``inputs_per_unit`` is the layer's fan-in.
+    ``dead_after``). ``inputs_per_unit`` is the layer's fan-in. Before and after are measured in
+    eval mode with the same batch-norm statistics: the training pass's update of the running
+    statistics is undone, so the shift is the weights' doing alone.
     """
     from fakeface_lib.training.loop import make_optimizer
 
@@ -96,22 +101,93 @@ def first_step_effect(model: nn.Module, images: torch.Tensor, labels: torch.Tens
         before_w = layer.weight.detach().clone()
         with torch.no_grad():
             net.eval()(images)  # pre-activations before the step (eval mode: no dropout)
+        buffers = {name: b.detach().clone() for name, b in net.named_buffers()}
         loss = nn.functional.cross_entropy(net.train()(images), labels)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         with torch.no_grad():
+            for name, b in net.named_buffers():  # batch norm's running statistics as they were
+                b.copy_(buffers[name])
             net.eval()(images)  # ... and after it
     finally:
         hook.remove()
     pre_before, pre_after = seen[0], seen[-1]
+    step = layer.weight.detach() - before_w
     return {"optimizer": cfg.optimizer, "lr": cfg.lr, "inputs_per_unit": layer.in_features,
-            "median_weight_step": float((layer.weight.detach() - before_w).abs().median()),
+            "median_weight_step": float(step.abs().median()), "weight_std": float(before_w.std()),
+            "update_to_weight": float(step.std() / before_w.std()),
             "preact_std": float(pre_before.std()),
             "preact_shift": float((pre_after - pre_before).pow(2).mean().sqrt()),
             "dead_before": float((pre_before.amax(0) <= 0).float().mean()),
             "dead_after": float((pre_after.amax(0) <= 0).float().mean()),
             "loss_before": loss.item()}
+
+
+def weight_layers(model: nn.Module) -> dict[str, nn.Parameter]:
+    """The weight of each convolution and linear layer, named conv1, conv2, ..., fc1, fc2, ..."""
+    found: dict[str, nn.Parameter] = {}
+    for module in model.modules():
+        kind = "conv" if isinstance(module, nn.Conv2d) else "fc" if isinstance(module, nn.Linear) else None
+        if kind and module.weight.requires_grad:
+            found[f"{kind}{sum(name.startswith(kind) for name in found) + 1}"] = module.weight
+    return found
+
+
+def trace_steps(model: nn.Module, loader: Iterable, cfg: TrainConfig, *,
+                steps: int | None = None, optimizer: torch.optim.Optimizer | None = None,
+                device: torch.device | str | None = None) -> pd.DataFrame:
+    """Train ``model`` itself with cfg's optimizer on ``steps`` batches of loader (default: all),
+    recording every step, as Karpathy's makemore part 3 does.
+
+    One row per step (index ``step``, from 1): the batch's ``loss`` and ``acc``; ``fc1_dead``, the share of
+    the first hidden layer's units silent (pre-activation <= 0) for every image of the batch in
+    the step's forward pass, before its update; and per weight layer (``weight_layers``' names)
+    the update-to-weight ratio, std(update) / std(weight before it): about 1e-3 is the pace
+    makemore calls healthy. ``optimizer`` (default ``make_optimizer(model, cfg)``) lets training
+    go on with the same optimizer afterwards; cfg.amp and cfg.grad_clip apply as in fit().
+    """
+    from fakeface_lib.training.amp import autocast_context, make_scaler, resolve_amp_dtype
+    from fakeface_lib.training.loop import make_optimizer
+
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model.to(device).train()
+    optimizer = optimizer if optimizer is not None else make_optimizer(model, cfg)
+    amp_dtype = resolve_amp_dtype(cfg, device)
+    scaler = make_scaler(amp_dtype, device)
+    weights, (layer, _) = weight_layers(model), first_hidden_layer(model)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    alive: list[torch.Tensor] = []
+    hook = layer.register_forward_hook(lambda _m, _i, out: alive.append((out.detach() > 0).any(0)))
+    rows = []
+    try:
+        for step, (images, labels) in enumerate(loader, start=1):
+            if steps is not None and step > steps:
+                break
+            before = {name: w.detach().clone() for name, w in weights.items()}
+            with autocast_context(device, amp_dtype is not None, getattr(torch, amp_dtype or "float16")):
+                logits, labels = model(images.to(device)), labels.to(device)
+                loss = loss_fn(logits, labels)
+            optimizer.zero_grad(set_to_none=True)
+            (scaler.scale(loss) if scaler else loss).backward()
+            if cfg.grad_clip is not None:
+                if scaler:
+                    scaler.unscale_(optimizer)
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            if scaler:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
+            rows.append({"step": step, "loss": loss.item(), "acc": (logits.argmax(1) == labels).float().mean().item(),
+                         "fc1_dead": 1 - alive.pop().float().mean().item()}
+                        | {name: float((w.detach() - before[name]).float().std() / before[name].float().std())
+                           for name, w in weights.items()})
+    finally:
+        hook.remove()
+    if not rows:
+        raise ValueError("trace_steps(): the loader yielded no batches")
+    return pd.DataFrame(rows).set_index("step")
 
 
 def overfitting(history: Sequence[Mapping[str, float]], min_gap: float = 0.1) -> dict | None:

@@ -1,6 +1,9 @@
-"""Grad-CAM maps, attention on edited regions, one-image prediction."""
+"""Grad-CAM maps (and notebook 05's by hand), attention on edited regions against fair
+baselines, one-image prediction."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,7 +13,8 @@ from PIL import Image
 from torch import nn
 
 from fakeface_lib.evaluation.explanations import (
-    attention_on_regions, box_mask, default_cam_layer, gradcam_maps, predict_image,
+    attention_baselines, attention_on_regions, box_mask, default_cam_layer, edited_regions,
+    gradcam_maps, lift_reading, map_similarity, predict_image, region_shares,
 )
 from fakeface_lib.data.regions import edited_boxes
 from fakeface_lib.data.loaders import FaceDataset
@@ -162,3 +166,111 @@ def test_predict_image_of_a_pil_image_takes_the_full_decode(tmp_path):
     assert np.array_equal(result["image"], expected.permute(1, 2, 0).numpy())
     assert torch.equal(x, p.transform()(expected).unsqueeze(0))
 
+
+
+BOXES = {"left_eye": (2, 4, 6, 8), "right_eye": (10, 4, 14, 8), "nose": (6, 8, 10, 12),
+         "mouth": (5, 12, 11, 15)}  # on a 16 x 16 frame, as region_boxes lays them out
+
+
+def test_region_shares_hand_made():
+    cams = np.zeros((2, 16, 16))
+    cams[0, 4:8, 2:6] = 1.0  # all of it on the left eye
+    shares = region_shares(cams, BOXES)  # the second map holds no evidence
+    assert list(shares.columns) == list(BOXES)
+    assert shares.iloc[0].tolist() == [1.0, 0.0, 0.0, 0.0]
+    assert shares.iloc[1].isna().all()
+
+
+def _faces(n: int, seed: int) -> tuple[np.ndarray, pd.DataFrame]:
+    """n fakes, each with one edited region drawn at random, as file names mark them."""
+    rng = np.random.default_rng(seed)
+    picked = rng.integers(0, 4, n)
+    edited = pd.DataFrame({name: picked == i for i, name in enumerate(BOXES)})
+    return rng, edited
+
+
+def test_a_face_centred_map_beats_the_frame_but_not_the_fair_baselines():
+    # The same blob on the middle of every face, fake or real, whatever was edited: the old
+    # yardstick (share of the frame) calls it attention to the edits; the fair baselines give 1x.
+    y, x = np.mgrid[:16, :16]
+    blob = np.exp(-((x - 8) ** 2 + (y - 10) ** 2) / 8.0)
+    _, edited = _faces(40, seed=1)
+    fakes = np.repeat(blob[None], 40, axis=0)
+    reals = np.repeat(blob[None], 30, axis=0)
+    old = np.mean([attention_on_regions(cam, [BOXES[r] for r in BOXES if row[r]])["mass"]
+                   / attention_on_regions(cam, [BOXES[r] for r in BOXES if row[r]])["area"]
+                   for cam, (_, row) in zip(fakes, edited.iterrows())])
+    assert old > 1.5
+    result = attention_baselines(region_shares(fakes, BOXES), edited, region_shares(reals, BOXES), n_boot=200)
+    for name in ("lift_edited", "lift_unedited", "edited_vs_unedited"):
+        for key in (name, f"{name}_low", f"{name}_high"):
+            assert result[key] == pytest.approx(1.0)
+    wide = {"edited_vs_unedited": 1.1, "edited_vs_unedited_low": 0.9, "edited_vs_unedited_high": 1.3}
+    assert lift_reading(wide) == "1.10x (95% interval 0.90 to 1.30: not distinguishable from 1)"
+
+
+def test_a_map_on_the_edits_lifts_them_against_both_baselines():
+    rng, edited = _faces(60, seed=2)
+    fakes = rng.random((60, 16, 16)) * 0.2
+    for cam, (_, row) in zip(fakes, edited.iterrows()):
+        for name in BOXES:
+            if row[name]:
+                x0, y0, x1, y1 = BOXES[name]
+                cam[y0:y1, x0:x1] += 1.0
+    reals = rng.random((50, 16, 16)) * 0.2
+    result = attention_baselines(region_shares(fakes, BOXES), edited, region_shares(reals, BOXES),
+                                 n_boot=300, seed=0)
+    assert result["lift_edited_low"] > 1 and result["edited_vs_unedited_low"] > 1
+    assert result["lift_unedited"] < 1  # the share the edits take comes from elsewhere
+    assert result["fakes"] == 60 and result["real_faces"] == 50 and result["no_evidence"] == 0
+    assert "above 1" in lift_reading(result)
+    # Maps without evidence are left out and counted; with nothing left, every figure is NaN.
+    blank = attention_baselines(region_shares(np.zeros((3, 16, 16)), BOXES), edited.head(3),
+                                region_shares(reals, BOXES))
+    assert blank["no_evidence"] == 3 and np.isnan(blank["lift_edited"])
+    assert lift_reading(blank).startswith("not measurable")
+    corners = np.zeros((5, 16, 16))
+    corners[:, 0, 0] = 1.0  # real faces whose evidence lies outside every box: no lift to speak of
+    outside = attention_baselines(region_shares(fakes, BOXES), edited, region_shares(corners, BOXES), n_boot=50)
+    assert lift_reading(outside, "lift_edited").startswith("not measurable")
+
+
+def test_map_similarity_is_the_mean_rank_correlation():
+    rng = np.random.default_rng(0)
+    maps = rng.random((3, 8, 8))
+    assert map_similarity(maps, maps * 2 + 1) == pytest.approx(1.0)  # same order, other scale
+    assert map_similarity(maps, -maps + 1) == pytest.approx(-1.0)
+    assert np.isnan(map_similarity(np.zeros((2, 8, 8)), maps[:2]))  # no evidence: nothing to compare
+
+
+def test_edited_regions_reads_the_codes_of_the_file_names():
+    frame = pd.DataFrame({"left_eye": [True, pd.NA], "right_eye": [False, pd.NA], "nose": [pd.NA, pd.NA],
+                          "mouth": [True, pd.NA], "label": [0, 1]})
+    regions = edited_regions(frame)
+    assert regions.dtypes.eq(bool).all()
+    assert regions.to_numpy().tolist() == [[True, False, False, True], [False] * 4]
+
+
+NOTEBOOK_05 = Path(__file__).resolve().parents[1] / "notebooks" / "05_results_and_explanations.ipynb"
+
+
+def test_notebook_05s_gradcam_by_hand_is_pytorch_grad_cams():
+    """Notebook 05 writes Grad-CAM out with a forward hook; it must give the maintained package's maps."""
+    import nbformat
+    import torch.nn.functional as F
+
+    from fakeface_lib.models.cnn import Model1
+
+    cell = next(c for c in nbformat.read(NOTEBOOK_05, as_version=4).cells if c.get("id") == "gradcam-by-hand")
+    namespace = {"torch": torch, "F": F}
+    exec(cell.source, namespace)
+    assert "pytorch_grad_cam" not in cell.source and "gradcam_maps" not in cell.source
+    torch.manual_seed(0)
+    model = Model1()
+    images = torch.randn(4, 3, 128, 128)
+    for target in (0, 1):
+        by_hand = namespace["gradcam_by_hand"](model, images, target_class=target)
+        library = gradcam_maps(model, images, target_class=target)
+        assert by_hand.shape == library.shape == (4, 128, 128)
+        assert np.abs(by_hand - library).max() < 1e-4
+        assert by_hand.max() > 0.99  # maps that hold evidence, so the comparison means something

@@ -4,7 +4,8 @@ A run is two files in a results folder: ``<name>.json`` (model, recipe, identity
 history) and ``<name>_preds.csv`` (one row per test image: label, probability, difficulty,
 regions), plus ``<name>.weights.pt`` (best weights in half precision) for the models notebook 05
 opens. Each data source has a folder of its own (see ``colab.results_dir``), so runs of other
-data are never compared; the best run is chosen on validation, then its test figures reported.
+data are never compared; the best run is chosen on validation, among runs validated on the same
+plain images (``validated_on``), then its test figures reported.
 """
 
 from __future__ import annotations
@@ -55,8 +56,10 @@ def save_run(results_dir: str | os.PathLike, name: str, *, title: str, model: to
 
     ``leak_free=False`` marks runs made with the report's flawed protocol, so no table can
     present their accuracy as a detector's. ``data`` and ``smoke`` say what the run was made
-    on; fit()'s history brings the run's identity. ``weights=True`` also saves the model's
-    weights in half precision (what notebook 05 opens; Model 1 is 17 MB so, Model 2 270 MB).
+    on; fit()'s history brings the run's identity, from which ``validated_on`` is recorded
+    (:func:`validation_set`; ``extra={"copies": k}`` marks a run on augmented copies).
+    ``weights=True`` also saves the model's weights in half precision (what notebook 05 opens;
+    Model 1 is 17 MB so, Model 2 270 MB).
     Give exercise runs names of their own: a name already saved is replaced.
     """
     from fakeface_lib.evaluation.metrics import by_difficulty, compute_metrics
@@ -82,6 +85,7 @@ def save_run(results_dir: str | os.PathLike, name: str, *, title: str, model: to
         "identity": getattr(history, "identity", None),
         "environment": environment(), **(extra or {}),
     }
+    record["validated_on"] = validation_set(record)
     if weights:
         save_weights(model, out / f"{name}{WEIGHTS_SUFFIX}")
     path = out / f"{name}.json"
@@ -160,14 +164,80 @@ def validation_score(run: dict) -> tuple[float, float] | None:
     return epoch_score(rows[0])
 
 
-def choose_best(runs: list[dict]) -> dict | None:
-    """The leak-free run with the highest validation accuracy (ties: lower validation loss, then
-    the name): ``epoch_score`` of each run's chosen epoch, the rule fit() chose that epoch by.
+def validation_set(run: dict) -> dict | None:
+    """What a run was validated on: ``{"images", "files", "copies"}`` or None when unknown.
+
+    ``images`` and ``files`` are the count and digest of the validation images' names, labels
+    and sizes (``identity.data_identity``, which fit() records); ``copies`` is the number of
+    augmented copies per photograph of notebook 03's runs on copies (None: plain images).
+    A run saved with ``validated_on`` keeps it; older files derive it from their identity.
+    """
+    if run.get("validated_on"):
+        return dict(run["validated_on"])
+    val = ((run.get("identity") or {}).get("data") or {}).get("val")
+    if not val:
+        return None
+    copies = run.get("copies")
+    return {"images": int(val["images"]), "files": str(val["files"]),
+            "copies": None if copies is None else int(copies)}
+
+
+def validation_label(run: dict) -> str:
+    """A run's validation set in words: "25 images (f5fe8e6f)", "64 augmented copies (4 per image)"."""
+    seen = validation_set(run)
+    if seen is None:
+        return "not recorded"
+    if seen["copies"]:
+        return f"{seen['images']} augmented copies ({seen['copies']} per image)"
+    return f"{seen['images']} images ({seen['files'][:8]})"
+
+
+def comparable_runs(runs: list[dict], validated_on: dict | None = None) -> tuple[list[dict], dict[str, str]]:
+    """(the runs choose_best ranks, {name: why each other run is left out}).
+
+    Ranked: leak-free runs with a validation history, validated on one set of plain images:
+    ``validated_on`` (a :func:`validation_set`) or, by default, the set most of them share (ties:
+    the larger set, then its digest). Left out, and said why: leaky runs, runs on augmented
+    copies (their items are correlated draws, several per photograph), runs that do not record
+    their validation images, and runs validated on other images.
+    """
+    left_out, plain = {}, []
+    for run in runs:
+        seen = validation_set(run)
+        if not run["leak_free"]:
+            left_out[run["name"]] = "leaky protocol"
+        elif validation_score(run) is None:
+            left_out[run["name"]] = "no validation history"
+        elif seen is None:
+            left_out[run["name"]] = "its validation images are not recorded (save it again)"
+        elif seen["copies"]:
+            left_out[run["name"]] = f"validated on {validation_label(run)}"
+        else:
+            plain.append((run, (seen["images"], seen["files"])))
+    counts: dict[tuple[int, str], int] = {}
+    for _, key in plain:
+        counts[key] = counts.get(key, 0) + 1
+    if validated_on is not None:
+        chosen = (int(validated_on["images"]), str(validated_on["files"]))
+    else:
+        chosen = max(counts, key=lambda key: (counts[key], key)) if counts else None
+    ranked = [run for run, key in plain if key == chosen]
+    for run, key in plain:
+        if key != chosen:
+            left_out[run["name"]] = f"validated on other images ({validation_label(run)})"
+    return ranked, left_out
+
+
+def choose_best(runs: list[dict], validated_on: dict | None = None) -> dict | None:
+    """The run with the highest validation accuracy (ties: lower validation loss, then the name)
+    among :func:`comparable_runs`: leak-free runs validated on the same plain images, never
+    runs on other images or on augmented copies. ``epoch_score`` of each run's chosen epoch,
+    the rule fit() chose that epoch by.
 
     Chosen on validation only; its test figures are then reported, once.
     """
-    scored = [(validation_score(run), run["name"], run) for run in runs if run["leak_free"]]
-    scored = [item for item in scored if item[0] is not None]
+    ranked, _ = comparable_runs(runs, validated_on)
+    scored = [(validation_score(run), run["name"], run) for run in ranked]
     return max(scored, key=lambda item: (item[0], item[1]))[2] if scored else None
 
 

@@ -9,6 +9,8 @@ image). Not a test: run it by hand (Model 2 on a CPU trains at about 5-16 images
 
     python benchmarks/bench_batch_size.py --amp --epochs 3 --seeds 0 1 2
 
+With the first seed it also runs the first epoch of two other recipes at the first batch size
+(--recipes): Adam at lr 0.0001 (notebook 02's remedy) and AdaDelta at lr 0.1.
 Results go to one JSON file, rewritten after every run, so a run cut short keeps what it finished.
 """
 
@@ -57,15 +59,21 @@ def epoch_row(model: nn.Module, loaders: dict, loss_fn: nn.Module, device, amp: 
     return row
 
 
-def run_one(split, batch_size: int, seed: int, args, device: torch.device) -> dict:
+# The first epoch of two other recipes at the series' batch, beside the report's (--recipes):
+# the remedy of notebook 02 and AdaDelta at lr 0.1 (the report's optimizer for Model 2.2).
+OTHER_RECIPES = {"adam_lr1e-4": {"lr": 1e-4}, "adadelta_lr0.1": {"optimizer": "adadelta", "lr": 0.1}}
+
+
+def run_one(split, batch_size: int, seed: int, args, device: torch.device, epochs: int,
+            recipe: str = "report") -> dict:
     cfg = dataclasses.replace(MODEL2_1_RECIPE, batch_size=batch_size, seed=seed, amp=args.amp,
-                              amp_dtype="bfloat16")
+                              amp_dtype="bfloat16", **OTHER_RECIPES.get(recipe, {}))
     seed_everything(seed)
     model = Model2().to(device)
     loaders = make_loaders(split, batch_size=batch_size, seed=seed, progress=False)
     optimizer = make_optimizer(model, cfg)
     loss_fn = nn.CrossEntropyLoss()
-    print(f"batch {batch_size}, seed {seed}: {len(loaders['train'])} steps an epoch", flush=True)
+    print(f"{recipe}, batch {batch_size}, seed {seed}: {len(loaders['train'])} steps an epoch", flush=True)
     start = time.perf_counter()
     trace = trace_steps(model, loaders["train"], cfg, optimizer=optimizer, device=device)
     n_train = len(loaders["train"].dataset)  # the batches' sizes, without drawing the loader again
@@ -73,15 +81,16 @@ def run_one(split, batch_size: int, seed: int, args, device: torch.device) -> di
                          dtype=torch.float64)
     train = {"loss": float((torch.tensor(trace["loss"].values) * sizes).sum() / sizes.sum()),
              "acc": float((torch.tensor(trace["acc"].values) * sizes).sum() / sizes.sum())}
-    epochs = [epoch_row(model, loaders, loss_fn, device, args.amp, 1, train, time.perf_counter() - start)]
-    for epoch in range(2, args.epochs + 1):
+    rows = [epoch_row(model, loaders, loss_fn, device, args.amp, 1, train, time.perf_counter() - start)]
+    for epoch in range(2, epochs + 1):
         start = time.perf_counter()
         train = train_one_epoch(model, loaders["train"], loss_fn, optimizer, device, amp=args.amp,
                                 amp_dtype=torch.bfloat16, progress=False)
-        epochs.append(epoch_row(model, loaders, loss_fn, device, args.amp, epoch, train,
-                                time.perf_counter() - start))
-    return {"batch_size": batch_size, "seed": seed, "steps_per_epoch": len(loaders["train"]),
-            "epochs": epochs,
+        rows.append(epoch_row(model, loaders, loss_fn, device, args.amp, epoch, train,
+                              time.perf_counter() - start))
+    return {"recipe": recipe, "optimizer": cfg.optimizer, "lr": cfg.lr, "batch_size": batch_size, "seed": seed,
+            "steps_per_epoch": len(loaders["train"]),
+            "epochs": rows,
             "trace": {"loss": trace["loss"].tolist(), "fc1_dead": trace["fc1_dead"].tolist(),
                       **{f"ratio_{name}": trace[name].tolist() for name in RATIO_LAYERS}}}
 
@@ -101,6 +110,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=3, help="epochs per run (the recipe's is 20)")
     parser.add_argument("--amp", action="store_true", help="bfloat16 autocast (on CPUs with AVX512-BF16/AMX)")
+    parser.add_argument("--recipes", nargs="*", default=list(OTHER_RECIPES), choices=list(OTHER_RECIPES),
+                        help="the first epoch of these recipes too, at the first batch size and seed")
     parser.add_argument("--limit", type=int, default=None, help="use only N images (a dry run)")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results") / "batch_size_model2_1.json")
     return parser.parse_args(argv)
@@ -123,10 +134,15 @@ def main(argv: list[str] | None = None) -> int:
               "data": data, "amp": args.amp, "recipe": MODEL2_1_RECIPE.to_dict(), "epochs_run": args.epochs,
               "split_sizes": split["split"].value_counts().to_dict(), "runs": []}
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    record["recipe_runs"] = []
     for seed in args.seeds:
         for batch_size in args.batch_sizes:
-            record["runs"].append(run_one(split, batch_size, seed, args, device))
+            record["runs"].append(run_one(split, batch_size, seed, args, device, args.epochs))
             args.out.write_text(json.dumps(record, indent=1, default=str))
+        if seed == args.seeds[0]:
+            for recipe in args.recipes:
+                record["recipe_runs"].append(run_one(split, args.batch_sizes[0], seed, args, device, 1, recipe))
+                args.out.write_text(json.dumps(record, indent=1, default=str))
     print(f"wrote {args.out}")
     return 0
 

@@ -618,10 +618,73 @@ def batch_size_section(record: dict) -> list[str]:
         out.append(f"| {batch} | {num([t['ratio_fc1'][0] for t in traces], 2)} "
                    f"| {num([statistics.median(t['ratio_fc1']) for t in traces], 3)} "
                    f"| {min(convs):.1e} to {max(convs):.1e} | {pct([t['fc1_dead'][0] for t in traces])} "
-                   f"| {pct([t['fc1_dead'][1] for t in traces])} | {pct([t['fc1_dead'][-1] for t in traces])} "
+                   f"| {pct([t['fc1_dead'][1] if len(t['fc1_dead']) > 1 else None for t in traces])} | {pct([t['fc1_dead'][-1] for t in traces])} "
                    f"| {pct([max(t['fc1_dead']) for t in traces])} |")
+    recipes = [r for r in runs if r["seed"] == seeds[0] and r["batch_size"] == min(by_batch)]
+    recipes += record.get("recipe_runs", [])
+    if len(recipes) > 1:
+        out += ["", f"The first epoch of three recipes, seed {seeds[0]}, batch {min(by_batch)}, from the same "
+                "initial weights and batches (fc1 silent on the batch: the step's batch; on val: the "
+                "validation images after the epoch):", "",
+                "| optimizer, lr | fc1 ratio, step 1 | fc1 ratio, median | conv1-4 ratio, median "
+                "| fc1 silent on the batch: last step / highest | training loss | fc1 silent on val "
+                "| val images given one answer |", "|---|---|---|---|---|---|---|---|"]
+        for r in recipes:
+            t, first = r["trace"], r["epochs"][0]
+            convs = [statistics.median(t[f"ratio_conv{i}"]) for i in range(1, 5)]
+            out.append(f"| {r.get('optimizer', 'adam')}, {r.get('lr', record['recipe']['lr']):g} "
+                       f"| {t['ratio_fc1'][0]:.2e} | {statistics.median(t['ratio_fc1']):.2e} "
+                       f"| {min(convs):.1e} to {max(convs):.1e} | {pct([t['fc1_dead'][-1]])} / {pct([max(t['fc1_dead'])])} "
+                       f"| {first['train_loss']:.3f} | {pct([first['fc1_dead_on_val']])} "
+                       f"| {pct([first['val_one_class_share']])} |")
     if record.get("note"):
         out += ["", record["note"]]
+    return out + [""]
+
+
+def leak_readings_section(record: dict) -> list[str]:
+    """bench_leak_readings.py: the report's leaky protocol with copies drawn once or at every
+    access, each against the same copies split by source image; mean ± std over seeds."""
+    runs, seeds = record["runs"], sorted({r["seed"] for r in record["runs"]})
+    out = ["## The report's leak in both readings: copies drawn once or at every access", ""]
+    out += header(record)
+    out += [f"{record['model']} with {record['recipe']}, {runs[0]['epochs']} "
+            f"epochs over 4 copies of each of {record['n_images']} photographs (preset "
+            f"\"{record['augment']}\"), copies split with seed {record['split_seed']}; "
+            f"{len(seeds)} training seed(s): {', '.join(map(str, seeds))}. \"fixed\": each copy one "
+            "seeded draw made once; \"fresh\": a new draw at every access (a transform attached to "
+            "the dataset, as notebook 03's lines). \"leaky\": the report's random split of the "
+            "copies; \"by source\": the same copies, every copy in its photograph's canonical split. "
+            "The leak is the gap between the two, seed by seed.", "",
+            "| copies drawn | protocol | seeds | test accuracy | balanced accuracy | ROC AUC "
+            "| last training accuracy | leaked test items | train time / run |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for draws in ("fixed", "fresh"):
+        for protocol in ("leaky", "by_source"):
+            group = [r for r in runs if r["draws"] == draws and r["protocol"] == protocol]
+            if group:
+                out.append(f"| {draws} | {protocol.replace('_', ' ')} | {len(group)} "
+                           f"| {pct([r['accuracy'] for r in group])} "
+                           f"| {pct([r['balanced_accuracy'] for r in group])} "
+                           f"| {num([r['roc_auc'] for r in group])} "
+                           f"| {pct([r['train_accuracy_by_epoch'][-1] for r in group])} "
+                           f"| {pct([r['leaked_fraction'] for r in group])} "
+                           f"| {statistics.mean(r['train_seconds'] for r in group):.0f} s |")
+    out += ["", "The leak, leaky minus by source (points of test accuracy / of ROC AUC), seed by seed:", "",
+            "| copies drawn | " + " | ".join(f"seed {s}" for s in seeds) + " | mean ± std |",
+            "|---|" + "---|" * (len(seeds) + 1)]
+    for draws in ("fixed", "fresh"):
+        pairs = {r["seed"]: r for r in runs if r["draws"] == draws and r["protocol"] == "leaky"}
+        honest = {r["seed"]: r for r in runs if r["draws"] == draws and r["protocol"] == "by_source"}
+        both = [s for s in seeds if s in pairs and s in honest]
+        gaps = {s: (pairs[s]["accuracy"] - honest[s]["accuracy"], pairs[s]["roc_auc"] - honest[s]["roc_auc"])
+                for s in both}
+        if gaps:
+            cells = [f"{100 * gaps[s][0]:+.1f} / {gaps[s][1]:+.3f}" if s in gaps else "n/a" for s in seeds]
+            out.append(f"| {draws} | " + " | ".join(cells) + f" | {num([100 * g[0] for g in gaps.values()], 1)}"
+                       f" / {num([g[1] for g in gaps.values()])} |")
+    if record.get("skipped"):
+        out += ["", "Not run: " + "; ".join(record["skipped"]) + "."]
     return out + [""]
 
 
@@ -697,6 +760,8 @@ def main() -> int:
             sections += test_suite_section(record)
         elif record.get("benchmark") == "batch_size" and record.get("runs"):
             sections += batch_size_section(record)
+        elif record.get("benchmark") == "leak_readings" and record.get("runs"):
+            sections += leak_readings_section(record)
         elif record.get("benchmark") == "gpu_series" and record.get("notebooks"):
             sections += gpu_series_section(record)
         else:

@@ -96,12 +96,12 @@ def test_collapse_verdict_names_what_the_figures_show():
 
 
 class Normed(nn.Module):
-    """Batch norm before the first hidden layer, as in Model 2 (whose norms sit in features)."""
+    """Batch norm and dropout before the first hidden layer, as in Model 2's features."""
 
     def __init__(self):
         super().__init__()
-        self.classifier = nn.Sequential(nn.Flatten(), nn.BatchNorm1d(12), nn.Linear(12, 6), nn.ReLU(),
-                                        nn.Linear(6, 2))
+        self.classifier = nn.Sequential(nn.Flatten(), nn.BatchNorm1d(12), nn.Dropout(0.5), nn.Linear(12, 6),
+                                        nn.ReLU(), nn.Linear(6, 2))
 
     def forward(self, x):
         return self.classifier(x)
@@ -109,7 +109,7 @@ class Normed(nn.Module):
 
 def fc1_eval(model, images):
     with torch.no_grad():
-        return model.eval().classifier[:3](images)
+        return model.eval().classifier[:4](images)
 
 
 def test_first_step_effect_keeps_batch_norms_running_statistics_out_of_the_step():
@@ -128,6 +128,12 @@ def test_first_step_effect_keeps_batch_norms_running_statistics_out_of_the_step(
     assert found["preact_shift"] < 1e-5 * found["preact_std"]  # now: none of it
     assert found["dead_after"] == found["dead_before"]
     assert torch.equal(model.classifier[1].running_mean, torch.zeros(12))  # the model itself untouched
+    # Measured as training sees the batch (its own statistics), without dropout's draws:
+    normed = nn.functional.batch_norm(images.flatten(1), None, None, training=True)
+    with torch.no_grad():
+        pre = model.classifier[3](normed)
+    assert found["preact_std"] == pytest.approx(float(pre.std()), rel=1e-5)
+    assert found["dead_before"] == pytest.approx(float((pre.amax(0) <= 0).float().mean()))
 
 
 def test_adams_first_step_against_a_typical_weight():

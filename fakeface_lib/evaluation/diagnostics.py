@@ -74,6 +74,20 @@ def diagnose_collapse(model: nn.Module, loader: Iterable,
             and (prob_std < FLAT_PROB_STD or dead == unit_peak.numel())}
 
 
+def _forward_as_trained(net: nn.Module, images: torch.Tensor) -> None:
+    """A forward pass as training computes it, batch norm on the batch's own statistics, but without
+    dropout's draws; batch norm's running statistics are left as they were."""
+    buffers = {name: b.detach().clone() for name, b in net.named_buffers()}
+    net.eval()
+    for module in net.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.train()
+    with torch.no_grad():
+        net(images)
+        for name, b in net.named_buffers():
+            b.copy_(buffers[name])
+
+
 def first_step_effect(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
                       cfg: TrainConfig) -> dict:
     """What cfg's optimizer does to the first hidden layer in its first step on one batch.
@@ -84,9 +98,9 @@ def first_step_effect(model: nn.Module, images: torch.Tensor, labels: torch.Tens
     pre-activations over the batch before the step (``preact_std``), how far the step moved
     them (``preact_shift``: the root mean square change), and the share of the layer's units
     that output 0 for every image of the batch before and after (``dead_before``,
-    ``dead_after``). ``inputs_per_unit`` is the layer's fan-in. Before and after are measured in
-    eval mode with the same batch-norm statistics: the training pass's update of the running
-    statistics is undone, so the shift is the weights' doing alone.
+    ``dead_after``). ``inputs_per_unit`` is the layer's fan-in. Before and after are measured
+    as training sees the batch (batch norm on its statistics) without dropout, and batch norm's
+    running statistics are restored after every pass, so the shift is the weights' doing alone.
     """
     from fakeface_lib.training.loop import make_optimizer
 
@@ -99,17 +113,16 @@ def first_step_effect(model: nn.Module, images: torch.Tensor, labels: torch.Tens
     try:
         optimizer = make_optimizer(net, cfg)
         before_w = layer.weight.detach().clone()
-        with torch.no_grad():
-            net.eval()(images)  # pre-activations before the step (eval mode: no dropout)
+        _forward_as_trained(net, images)  # pre-activations before the step
         buffers = {name: b.detach().clone() for name, b in net.named_buffers()}
         loss = nn.functional.cross_entropy(net.train()(images), labels)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         with torch.no_grad():
-            for name, b in net.named_buffers():  # batch norm's running statistics as they were
+            for name, b in net.named_buffers():  # the training pass's update of them, undone
                 b.copy_(buffers[name])
-            net.eval()(images)  # ... and after it
+        _forward_as_trained(net, images)  # ... and after it
     finally:
         hook.remove()
     pre_before, pre_after = seen[0], seen[-1]
@@ -134,15 +147,31 @@ def weight_layers(model: nn.Module) -> dict[str, nn.Parameter]:
     return found
 
 
+def _step(model: nn.Module, loss: torch.Tensor, optimizer: torch.optim.Optimizer,
+          scaler: torch.amp.GradScaler | None, grad_clip: float | None) -> None:
+    """Backward and one optimizer step, as train_one_epoch takes it (scaler, clipping)."""
+    optimizer.zero_grad(set_to_none=True)
+    (scaler.scale(loss) if scaler else loss).backward()
+    if grad_clip is not None:
+        if scaler:
+            scaler.unscale_(optimizer)
+        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    if scaler:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+
+
 def trace_steps(model: nn.Module, loader: Iterable, cfg: TrainConfig, *,
                 steps: int | None = None, optimizer: torch.optim.Optimizer | None = None,
                 device: torch.device | str | None = None) -> pd.DataFrame:
     """Train ``model`` itself with cfg's optimizer on ``steps`` batches of loader (default: all),
     recording every step, as Karpathy's makemore part 3 does.
 
-    One row per step (index ``step``, from 1): the batch's ``loss`` and ``acc``; ``fc1_dead``, the share of
-    the first hidden layer's units silent (pre-activation <= 0) for every image of the batch in
-    the step's forward pass, before its update; and per weight layer (``weight_layers``' names)
+    One row per step (index ``step``, from 1): the batch's ``loss`` and ``acc``; ``fc1_dead``, the
+    share of the first hidden layer's units silent (pre-activation <= 0) for every image of the
+    batch in the step's forward pass, before its update; and per weight layer (``weight_layers``' names)
     the update-to-weight ratio, std(update) / std(weight before it): about 1e-3 is the pace
     makemore calls healthy. ``optimizer`` (default ``make_optimizer(model, cfg)``) lets training
     go on with the same optimizer afterwards; cfg.amp and cfg.grad_clip apply as in fit().
@@ -168,17 +197,7 @@ def trace_steps(model: nn.Module, loader: Iterable, cfg: TrainConfig, *,
             with autocast_context(device, amp_dtype is not None, getattr(torch, amp_dtype or "float16")):
                 logits, labels = model(images.to(device)), labels.to(device)
                 loss = loss_fn(logits, labels)
-            optimizer.zero_grad(set_to_none=True)
-            (scaler.scale(loss) if scaler else loss).backward()
-            if cfg.grad_clip is not None:
-                if scaler:
-                    scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            if scaler:
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                optimizer.step()
+            _step(model, loss, optimizer, scaler, cfg.grad_clip)
             rows.append({"step": step, "loss": loss.item(), "acc": (logits.argmax(1) == labels).float().mean().item(),
                          "fc1_dead": 1 - alive.pop().float().mean().item()}
                         | {name: float((w.detach() - before[name]).float().std() / before[name].float().std())

@@ -12,6 +12,18 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")  # no display in tests
 
+
+def _share_the_cores() -> None:
+    """Under xdist, each worker (and every notebook kernel it starts, which inherits the
+    environment) gets its share of the cores: two workers of two threads each on two cores spend
+    their time waiting on each other's threads. An OMP_NUM_THREADS already set is kept."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+
+
+_share_the_cores()  # before anything imports torch in this process
+
 REAL_DATA = Path(os.environ.get(
     "FAKEFACE_REAL_DATA",
     Path(__file__).resolve().parents[2] / "shared" / "data" / "real_and_fake_face_160"))

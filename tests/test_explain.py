@@ -233,6 +233,9 @@ def test_a_map_on_the_edits_lifts_them_against_both_baselines():
     corners[:, 0, 0] = 1.0  # real faces whose evidence lies outside every box: no lift to speak of
     outside = attention_baselines(region_shares(fakes, BOXES), edited, region_shares(corners, BOXES), n_boot=50)
     assert lift_reading(outside, "lift_edited").startswith("not measurable")
+    few = attention_baselines(region_shares(fakes[:3], BOXES), edited.head(3), region_shares(reals, BOXES))
+    assert np.isfinite(few["lift_edited"]) and np.isnan(few["lift_edited_low"])  # 3 faces: no interval
+    assert "no interval" in lift_reading(few, "lift_edited")
 
 
 def test_map_similarity_is_the_mean_rank_correlation():

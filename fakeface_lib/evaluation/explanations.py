@@ -109,7 +109,7 @@ LIFTS = ("edited", "real_edited", "unedited", "real_unedited", "lift_edited", "l
 
 
 def attention_baselines(fake_shares: pd.DataFrame, edited: pd.DataFrame, real_shares: pd.DataFrame,
-                        *, n_boot: int = 1000, seed: int = 0) -> dict[str, float]:
+                        *, n_boot: int = 1000, seed: int = 0, min_faces: int = 5) -> dict[str, float]:
     """The edited regions' share of the map against two fair baselines, with 95 % intervals.
 
     fake_shares: region_shares of edited fakes; edited: same rows and columns, True where the
@@ -119,7 +119,7 @@ def attention_baselines(fake_shares: pd.DataFrame, edited: pd.DataFrame, real_sh
     ``lift_unedited``: the same for the unedited boxes of the same fakes; ``edited_vs_unedited``:
     their ratio, which no box wins by its place on the face. ``<lift>_low``/``_high``: percentile
     bootstrap over fakes and real faces (``n_boot`` draws; a draw whose boxes got no evidence on
-    real faces has no lift and is skipped). Maps with no evidence are left out (counted in
+    real faces has no lift and is skipped), NaN with fewer than ``min_faces`` of either. Maps with no evidence are left out (counted in
     ``no_evidence`` and ``real_no_evidence``); with nothing left to measure, every figure is NaN.
     """
     keep = fake_shares.notna().all(axis=1)
@@ -138,6 +138,8 @@ def attention_baselines(fake_shares: pd.DataFrame, edited: pd.DataFrame, real_sh
             (rng.integers(0, len(shares), len(shares)), rng.integers(0, len(real), len(real)))
             for _ in range(n_boot))])
         draws[~np.isfinite(draws)] = np.nan  # a draw whose boxes got nothing on real faces
+        if min(len(shares), len(real)) < min_faces:  # a bootstrap of a face or two says nothing
+            draws[:] = np.nan
         low, high = np.nanpercentile(draws, [2.5, 97.5], axis=0)
         out |= dict(zip(LIFTS, map(float, _lifts(shares, mask, real))))
     for i, name in enumerate(LIFTS[4:], start=4):
@@ -151,7 +153,7 @@ def lift_reading(result: dict[str, float], name: str = "edited_vs_unedited") -> 
     if value != value or not np.isfinite(value):
         return "not measurable (too few maps held evidence in these boxes)"
     if not (np.isfinite(low) and np.isfinite(high)):
-        return f"{value:.2f}x (no interval: too few maps held evidence in these boxes)"
+        return f"{value:.2f}x (no interval: too few faces, or too few maps with evidence in these boxes)"
     side = "above 1" if low > 1 else "below 1" if high < 1 else "not distinguishable from 1"
     return f"{value:.2f}x (95% interval {low:.2f} to {high:.2f}: {side})"
 

@@ -56,7 +56,7 @@ def test_drive_stays_within_the_budget_and_model2_never_goes_there(executed_seri
     assert 0 < use.written["06_spot_the_fake"] < 2**20  # the quiz's answers, summary and section 7's predictions: kB
     assert use.written["01_model1"] > 100 * 2**20  # Model 1's checkpoint does go to Drive
     checkpoints = base / "drive" / "fakeface" / "checkpoints"
-    assert not any(p.name.startswith("model2_1") or p.name in ("model2_2", "model2_2_mild")
+    assert not any(p.name.startswith("model2_1") or p.name in ("model2_2", "model2_2_strong_blur")
                    for p in checkpoints.iterdir())
     out = _outputs(base, "02_model2_1")
     assert "(runtime disk)" in out and "/content/" not in out.split("(runtime disk)")[0][-10:]

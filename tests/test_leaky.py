@@ -1,19 +1,27 @@
-"""The report's leaky protocol: copies, split sizes, leaked fraction, fixed copies, loaders."""
+"""The report's leaky protocol: copies, split sizes, leaked fraction, fixed and fresh copies,
+loaders; and notebook 03's plain PyTorch lines, which split exactly as the library does."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
+import nbformat
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from torch.utils.data import ConcatDataset, random_split
 
 import fakeface_lib.data.loaders as loaders_module
 from fakeface_lib.data.index import index_dataset
 from fakeface_lib.data.splitting import split_dataset
 from fakeface_lib.experiments.leak import (
-    AugmentedCopies, cache_sources, copy_seed, leaked_fraction, make_copies, make_leaky_loaders,
-    report_leaky_split,
+    AugmentedCopies, FreshCopies, cache_sources, copy_seed, leaked_fraction, make_copies,
+    make_leaky_loaders, report_leaky_split, report_split_sizes,
 )
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "03_model2_2_augmentation.ipynb"
 
 
 def fake_index(n: int) -> pd.DataFrame:
@@ -39,6 +47,23 @@ def test_every_source_repeated_copies_times():
     assert frame.loc[frame.source == 3, "filename"].iloc[0] == "3.jpg"
 
 
+def test_rows_are_the_items_of_the_concatenated_dataset():
+    frame = report_leaky_split(fake_index(10), copies=4)
+    assert frame["source"].tolist() == list(range(10)) * 4  # item j: photograph j % n
+    assert frame["copy"].tolist() == [k for k in range(4) for _ in range(10)]  # copy j // n
+
+
+@pytest.mark.parametrize("seed", [0, 42])
+def test_report_protocol_is_torchs_random_split_of_four_copies(seed):
+    n = 2041
+    frame = report_leaky_split(fake_index(n), copies=4, seed=seed)
+    parts = random_split(ConcatDataset([list(range(n))] * 4), report_split_sizes(4 * n),
+                         generator=torch.Generator().manual_seed(seed))
+    for name, part in zip(("train", "val", "test"), parts):
+        assert sorted(part.indices) == frame.index[frame["split"] == name].tolist(), name
+    assert report_split_sizes(4 * n) == [6531, 816, 817]
+
+
 def test_report_protocol_sizes_match_the_reports_random_split():
     frame = report_leaky_split(fake_index(2041), copies=4, seed=0)
     counts = frame["split"].value_counts()
@@ -60,7 +85,7 @@ def test_split_by_source_does_not_leak(with_split):
     assert leaked_fraction(frame) == 0.0
     assert (frame.groupby("source")["split"].nunique() == 1).all()
     if with_split:  # copies inherit the honest split of their source
-        assert (frame["split"].to_numpy() == np.repeat(index["split"].to_numpy(), 4)).all()
+        assert (frame["split"].to_numpy() == np.tile(index["split"].to_numpy(), 4)).all()
     else:
         assert 0.75 < (frame["split"] == "train").mean() < 0.85
 
@@ -132,3 +157,69 @@ def test_leaky_loaders_shapes_and_order(demo_sources):
     assert torch.equal(order(), order())
     with pytest.raises(ValueError, match="image_size"):
         make_leaky_loaders(frame, copies=make_copies(cache_sources(frame, 32), 2), image_size=64)
+
+
+def test_fresh_copies_draw_anew_at_every_access_and_fixed_ones_do_not(demo_sources):
+    frame = report_leaky_split(demo_sources, copies=2, seed=0)
+    fresh = make_leaky_loaders(frame, batch_size=8, image_size=32, seed=0, draws="fresh")
+    fixed = make_leaky_loaders(frame, batch_size=8, image_size=32, seed=0, draws="fixed")
+    for loaders in (fresh, fixed):
+        assert all(type(loader.dataset) is type(loaders["train"].dataset) for loader in loaders.values())
+        assert sum(len(loader.dataset) for loader in loaders.values()) == len(frame)
+    assert isinstance(fresh["test"].dataset, FreshCopies)
+    assert isinstance(fixed["test"].dataset, AugmentedCopies)
+    first, again = fresh["test"].dataset[0][0], fresh["test"].dataset[0][0]
+    assert first.shape == (3, 32, 32) and first.dtype == torch.float32
+    assert not torch.equal(first, again), "a fresh copy is a new draw at every access"
+    assert torch.equal(fixed["test"].dataset[0][0], fixed["test"].dataset[0][0])
+    images, labels = next(iter(fresh["train"]))
+    assert images.shape == (8, 3, 32, 32) and labels.dtype == torch.int64
+
+
+def test_draws_are_checked(demo_sources):
+    frame = report_leaky_split(demo_sources, copies=2, seed=0)
+    sources = cache_sources(frame, image_size=32)
+    with pytest.raises(ValueError, match="draws"):
+        make_leaky_loaders(frame, image_size=32, draws="once")
+    with pytest.raises(ValueError, match="sources"):
+        make_leaky_loaders(frame, copies=make_copies(sources, 2), image_size=32, draws="fresh")
+    with pytest.raises(ValueError, match="copies"):
+        make_leaky_loaders(frame, image_size=32, draws="fixed", sources=sources)
+    with pytest.raises(ValueError, match="lack"):
+        FreshCopies(frame, sources[:3])
+
+
+def _runnable(source: str) -> str:
+    """A cell's source with IPython's magics (``%pip ...``) made plain Python."""
+    return re.sub(r"^(\s*)[%!].*$", r"\1pass", source, flags=re.M)
+
+
+def test_notebook_03_writes_out_the_split_the_library_makes(demo_sources):
+    """Notebook 03's plain PyTorch lines (ConcatDataset of the augmented photographs, then
+    random_split) put every item where report_leaky_split does, and serve the same pictures
+    as the library's fresh reading for the same seed."""
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    setup = next(c for c in nb.cells if c.cell_type == "code" and "pip install" in c.source)
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    by_hand = next(c for c in nb.cells if c.get("id") == "leak-by-hand").source
+    assert "ConcatDataset(" in by_hand and "random_split(" in by_hand
+    assert "report_leaky_split" not in by_hand and "make_leaky_loaders" not in by_hand
+    namespace: dict = {}
+    exec(_runnable(setup.source), namespace)
+    exec(params.source, namespace)
+    namespace["split_frame"] = demo_sources
+    exec(by_hand, namespace)
+    frame = report_leaky_split(demo_sources, copies=namespace["COPIES"], seed=namespace["SEED"])
+    parts = {"train": namespace["train_set"], "val": namespace["valid_set"],
+             "test": namespace["test_set"]}
+    for name, part in parts.items():
+        assert sorted(part.indices) == frame.index[frame["split"] == name].tolist(), name
+    test_set, sources = namespace["test_set"], cache_sources(frame, image_size=128)
+    for k in range(3):
+        item = test_set.indices[k]
+        library = FreshCopies(frame.loc[[item]], sources)
+        torch.manual_seed(k)
+        expected = library[0]
+        torch.manual_seed(k)
+        image, label = test_set[k]
+        assert torch.equal(image, expected[0]) and label == expected[1]

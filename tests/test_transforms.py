@@ -7,8 +7,9 @@ import torch
 from torchvision.transforms import v2
 
 from fakeface_lib.data.transforms import (
-    IMAGENET_MEAN, IMAGENET_STD, denormalize, eval_transform, get_transform, mild_augmentation,
-    report_augmentation,
+    IMAGENET_MEAN, IMAGENET_STD, PRESETS, REPORT_BLUR_KERNEL, REPORT_BLUR_SIGMA,
+    REPORT_ORIGINAL_SIZE, ReportBlur, blur_spread, denormalize, eval_transform, get_transform,
+    mild_augmentation, report_augmentation, report_blur_sigma, strong_blur_augmentation,
 )
 
 SIZE = 32
@@ -60,7 +61,8 @@ def test_image_size_adds_a_resize(face):
     assert torch.equal(eval_transform(image_size=SIZE)(face), eval_transform()(face))
 
 
-@pytest.mark.parametrize("factory", [report_augmentation, mild_augmentation])
+@pytest.mark.parametrize("factory", [report_augmentation, strong_blur_augmentation,
+                                     mild_augmentation])
 def test_augmentations_shape_range_and_randomness(face, factory):
     preset = factory()
     torch.manual_seed(1)
@@ -74,10 +76,9 @@ def test_augmentations_shape_range_and_randomness(face, factory):
     assert all(not torch.allclose(out, eval_transform()(face)) for out in outputs)
 
 
-def test_report_preset_matches_the_report():
-    preset = report_augmentation()
+def _check_the_reports_steps(preset: v2.Compose, interpolation: v2.InterpolationMode) -> None:
     rotation, = steps(preset, v2.RandomRotation)
-    assert list(rotation.degrees) == [-15.0, 15.0]
+    assert list(rotation.degrees) == [-15.0, 15.0] and rotation.interpolation == interpolation
     flip, = steps(preset, v2.RandomHorizontalFlip)
     assert flip.p == 0.5
     jitter, = steps(preset, v2.ColorJitter)
@@ -85,32 +86,93 @@ def test_report_preset_matches_the_report():
     assert jitter.saturation is None and jitter.hue is None
     wrapper, = [s for s in preset.transforms if isinstance(s, v2.RandomApply)]
     assert wrapper.p == 0.5  # torchvision's default, as the report used it
-    blur, = steps(preset, v2.GaussianBlur)
-    assert list(blur.kernel_size) == [7, 13] and list(blur.sigma) == [6.0, 7.0]
     assert isinstance(preset.transforms[-2], v2.ToDtype)
     assert isinstance(preset.transforms[-1], v2.Normalize)
     assert list(preset.transforms[-1].mean) == [0.5] * 3
 
 
-def test_mild_blur_is_light_and_report_blur_is_heavy(face):
+def test_report_preset_is_the_reports_pipeline_at_128_px():
+    preset = report_augmentation()
+    _check_the_reports_steps(preset, v2.InterpolationMode.BILINEAR)
+    assert len(steps(preset, ReportBlur)) == 1 and not steps(preset, v2.GaussianBlur)
+
+
+def test_strong_blur_keeps_the_reports_numbers_at_128_px():
+    preset = strong_blur_augmentation()
+    _check_the_reports_steps(preset, v2.InterpolationMode.NEAREST)
+    blur, = steps(preset, v2.GaussianBlur)
+    assert list(blur.kernel_size) == [7, 13] and list(blur.sigma) == [6.0, 7.0]
+
+
+def test_report_blur_sigma_is_the_reports_spread_scaled_to_the_image():
+    for sigma in REPORT_BLUR_SIGMA:
+        across, down = blur_spread(REPORT_BLUR_KERNEL, sigma)
+        assert report_blur_sigma(sigma, REPORT_ORIGINAL_SIZE) == pytest.approx((across, down))
+        small = report_blur_sigma(sigma, 128)
+        assert small == pytest.approx((across * 128 / 600, down * 128 / 600))
+        assert 0.4 < small[0] < 0.45 and 0.7 < small[1] < 0.8  # a fraction of a pixel at 128 px
+        assert report_blur_sigma(sigma, 224, 112) == pytest.approx((across * 224 / 600, down * 112 / 600))
+
+
+def _photograph(size: int = REPORT_ORIGINAL_SIZE) -> torch.Tensor:
+    """A (3, size, size) float image in [0, 255] with detail down to the 128 px grid's scale."""
+    generator = torch.Generator().manual_seed(0)
+    coarse = torch.rand((3, 128, 128), generator=generator, dtype=torch.float64) * 255
+    return v2.functional.resize(coarse.float(), [size, size], antialias=True)
+
+
+def _shrink(image: torch.Tensor) -> torch.Tensor:
+    return v2.functional.resize(image, [128, 128], antialias=True)
+
+
+def test_report_blur_at_128_px_is_the_reports_blur_at_600_px_then_resized():
+    """Blurring the 600 px photograph and then resizing it (the report) is close to what
+    ReportBlur does to the resized image (the library): it reproduces about three quarters of
+    the blur's effect (a Gaussian of the same spread, not the report's near-box shape); the
+    report's numbers copied onto 128 px (strong_blur) land further off than no blur at all."""
+    photo, sigma = _photograph(), 6.5
+    report = _shrink(v2.functional.gaussian_blur(photo, list(REPORT_BLUR_KERNEL), [sigma]))
+    small = _shrink(photo)
+    ours = ReportBlur().transform(small, {"sigma": sigma})
+    strong = v2.functional.gaussian_blur(small, list(REPORT_BLUR_KERNEL), [sigma])
+    error = lambda image: (image - report).abs().mean().item()  # noqa: E731
+    assert error(ours) < 0.35 * error(small) and error(small) < error(strong)
+    assert error(ours) < 0.3 * error(strong)
+
+
+def test_bilinear_rotation_at_128_px_is_closer_to_the_reports_rotation_then_resize():
+    photo, angle = _photograph(), 10.0
+    report = _shrink(v2.functional.rotate(photo, angle))  # nearest neighbour, as the report's
+    small = _shrink(photo)
+    error = lambda mode: (v2.functional.rotate(small, angle, interpolation=mode)  # noqa: E731
+                          - report).abs().mean().item()
+    assert error(v2.InterpolationMode.BILINEAR) < 0.8 * error(v2.InterpolationMode.NEAREST)
+
+
+def test_strong_blur_is_heavy_and_the_reports_is_light(face):
     mild_blur, = steps(mild_augmentation(), v2.GaussianBlur)
-    report_blur, = steps(report_augmentation(), v2.GaussianBlur)
+    strong_blur, = steps(strong_blur_augmentation(), v2.GaussianBlur)
     assert list(mild_blur.kernel_size) == [3, 3] and list(mild_blur.sigma) == [0.1, 1.0]
+    big = v2.functional.resize(face, [128, 128], antialias=True)
     detail = lambda image: image.float().diff(dim=-1).abs().mean()  # noqa: E731
     torch.manual_seed(0)
-    assert detail(report_blur(face)) < 0.5 * detail(mild_blur(face)) < detail(face)
+    assert detail(strong_blur(big)) < 0.5 * detail(mild_blur(big)) < detail(big)
+    report = ReportBlur().transform(big, {"sigma": REPORT_BLUR_SIGMA[1]})
+    assert detail(strong_blur(big)) < 0.5 * detail(report) < detail(big)
 
 
-def test_blur_applies_about_half_the_time(face):
-    wrapper, = [s for s in report_augmentation().transforms if isinstance(s, v2.RandomApply)]
+@pytest.mark.parametrize("factory", [report_augmentation, strong_blur_augmentation])
+def test_blur_applies_about_half_the_time(face, factory):
+    wrapper, = [s for s in factory().transforms if isinstance(s, v2.RandomApply)]
+    big = v2.functional.resize(face, [128, 128], antialias=True)  # the report's blur is scaled to it
     torch.manual_seed(0)
-    changed = sum(not torch.equal(wrapper(face), face) for _ in range(200))
+    changed = sum(not torch.equal(wrapper(big), big) for _ in range(200))
     assert 70 < changed < 130
 
 
 def test_presets_take_uint8_only_and_never_alter_their_input(face):
     kept = face.clone()
-    for preset in (eval_transform(), report_augmentation(), mild_augmentation()):
+    for preset in (get_transform(name) for name in PRESETS):
         preset(face)
         with pytest.raises(TypeError, match="uint8"):
             preset(face.float() / 255)
@@ -118,7 +180,7 @@ def test_presets_take_uint8_only_and_never_alter_their_input(face):
 
 
 def test_bad_names_and_statistics():
-    with pytest.raises(ValueError, match="'eval', 'report', 'mild'"):
+    with pytest.raises(ValueError, match="'eval', 'report', 'strong_blur', 'mild'"):
         get_transform("strong")
     with pytest.raises(ValueError, match="3 each"):
         eval_transform(mean=(0.5,), std=(0.5,))

@@ -132,8 +132,8 @@ def _train_transform(augment: str | Callable | None, preprocessing: Preprocessin
         return preprocessing.transform()
     if isinstance(augment, str):
         if augment not in PRESETS:
-            raise ValueError(f"Unknown augment preset {augment!r}; use None, 'report', 'mild' "
-                             "or a transform taking a uint8 (3, S, S) tensor.")
+            raise ValueError(f"Unknown augment preset {augment!r}; use None, 'report', 'mild', "
+                             "'strong_blur' or a transform taking a uint8 (3, S, S) tensor.")
         return get_transform(augment, preprocessing.mean, preprocessing.std)
     if not callable(augment):
         raise TypeError(f"augment must be None, a preset name or a callable, got {augment!r}.")
@@ -171,10 +171,11 @@ def make_loaders(split_df: pd.DataFrame, batch_size: int = 32, image_size: int |
     "face": ``FACE_CROP``, the square around the editable regions, or a box) and ``mean``/
     ``std`` (default ``REPORT_MEAN``/``REPORT_STD``). Every dataset keeps it:
     ``loaders["train"].dataset.preprocessing``, to save with a run. ``augment`` (None, "report",
-    "mild" or a transform of uint8 (3, S, S) images that ends normalised) applies to the train
-    loader only; val/test use ``preprocessing.transform()`` and keep frame order. Train batches
-    are shuffled with ``torch.Generator().manual_seed(seed)``. With ``cache`` every image is
-    decoded once, eagerly, here (see FaceDataset). On CUDA batches come in pinned memory.
+    "mild", "strong_blur" or a transform of uint8 (3, S, S) images that ends normalised) applies
+    to the train loader only; val/test use ``preprocessing.transform()`` and keep frame order.
+    Train batches are shuffled with ``torch.Generator().manual_seed(seed)``. With ``cache``
+    every image is decoded once, eagerly, here (see FaceDataset). On CUDA batches come in
+    pinned memory.
 
     ``num_workers``: worker processes per loader; None chooses per split
     (:func:`default_num_workers`: 0 on a CPU, so CPU runs are what they always were; on CUDA

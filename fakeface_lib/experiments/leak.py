@@ -1,6 +1,7 @@
 """The report's flawed Model 2.2 protocol (augment every image into copies, *then* split), rebuilt
-only to measure its leak. Never use it to report a detector's accuracy: its test set holds
-augmented copies of training images, so it measures memorisation.
+only to measure its leak, in both readings of the code the report does not show: each copy drawn
+once (``draws="fixed"``) or drawn anew at every access (``"fresh"``). Never use it to report a
+detector's accuracy: its test set holds augmented copies of training images.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, random_split
 from torchvision.transforms import v2
 
 from fakeface_lib.config import SPLITS
@@ -19,19 +20,22 @@ from fakeface_lib.data.splitting import check_fractions
 from fakeface_lib.data.transforms import REPORT_MEAN, REPORT_STD, eval_transform, get_transform
 
 REPORT_COPIES = 4  # 2041 images -> 8164 items (6531 train, 816 val, 817 test) in the report
+DRAWS = ("fixed", "fresh")  # how the copies are drawn: once each, or anew at every access
 
 
 def report_leaky_split(frame: pd.DataFrame, copies: int = REPORT_COPIES,
                        fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 42,
                        group_by_source: bool = False) -> pd.DataFrame:
-    """One row per (source image, copy): the frame's columns + "source", "copy", "split".
+    """One row per item of ``ConcatDataset([photos] * copies)``: the frame's columns + "source",
+    "copy", "split".
 
-    ``source`` is the row's position in ``frame`` (0..n-1), ``copy`` runs 0..copies-1.
-    group_by_source=False is the report's protocol: a random split over all copies, sized
-    like its ``random_split`` (train int(0.8 n), val int(0.1 n), test the rest).
-    group_by_source=True is the honest counterpart: every copy of a source lands in one
-    split, the source's own "split" if ``frame`` has one (e.g. canonical_split's), else a
-    random split of the sources sized the same way.
+    Row j is copy j // n of photograph j % n (n = len(frame)), in ConcatDataset's order;
+    ``source`` is the photograph's position in ``frame``. group_by_source=False is the report's
+    protocol: torch's ``random_split`` of all the items, sized as the report's (train int(0.8 N),
+    val int(0.1 N), test the rest), with ``torch.Generator().manual_seed(seed)``: row j lands where
+    random_split puts item j (notebook 03 writes those lines out). group_by_source=True is the
+    honest counterpart: every copy of a photograph lands in one split, the photograph's own
+    "split" if ``frame`` has one (e.g. canonical_split's), else a random_split of the photographs.
     """
     if isinstance(copies, bool) or not isinstance(copies, (int, np.integer)) or copies < 1:
         raise ValueError(f"copies must be an int >= 1, got {copies!r} (the report used 4).")
@@ -40,25 +44,31 @@ def report_leaky_split(frame: pd.DataFrame, copies: int = REPORT_COPIES,
         raise ValueError("report_leaky_split got an empty frame: did index_dataset(root) "
                          "find no images?")
     sources = frame.reset_index(drop=True).assign(source=lambda f: np.arange(len(f)))
-    out = sources.loc[sources.index.repeat(copies)].reset_index(drop=True)
-    out["copy"] = np.tile(np.arange(copies), len(sources))
-    rng = np.random.default_rng(seed)
+    out = pd.concat([sources] * copies, ignore_index=True)
+    out["copy"] = np.repeat(np.arange(copies), len(sources))
     if not group_by_source:
-        out["split"] = _random_split(len(out), wanted, rng)
+        out["split"] = _random_split(len(out), wanted, seed)
     elif "split" in sources.columns:
         out["split"] = out["split"].astype(str)
     else:
-        out["split"] = _random_split(len(sources), wanted, rng)[out["source"].to_numpy()]
+        out["split"] = _random_split(len(sources), wanted, seed)[out["source"].to_numpy()]
     out["split"] = out["split"].astype("string")
     return out
 
 
-def _random_split(n: int, fractions: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Split labels for n items in random order, sized like torch's random_split in the report."""
+def report_split_sizes(n: int, fractions: Sequence[float] = (0.8, 0.1, 0.1)) -> list[int]:
+    """[train, val, test] sizes as the report computed them: 8164 items -> [6531, 816, 817]."""
     n_train, n_val = int(fractions[0] * n), int(fractions[1] * n)
-    n_test = n - n_train - n_val
+    return [n_train, n_val, n - n_train - n_val]
+
+
+def _random_split(n: int, fractions: np.ndarray, seed: int) -> np.ndarray:
+    """The split of each of n items, where torch's random_split puts it with the report's sizes."""
+    parts = random_split(range(n), report_split_sizes(n, fractions),
+                         generator=torch.Generator().manual_seed(seed))
     split = np.empty(n, dtype=object)
-    split[rng.permutation(n)] = ["train"] * n_train + ["val"] * n_val + ["test"] * n_test
+    for name, part in zip(SPLITS, parts):
+        split[part.indices] = name
     return split
 
 
@@ -106,7 +116,7 @@ def make_copies(sources: torch.Tensor, copies: int = REPORT_COPIES,
                 augment: str | Callable = "report", seed: int = 0) -> torch.Tensor:
     """Every copy drawn once: uint8 (n_sources, copies, 3, S, S); [i, k] is copy k of image i.
 
-    ``augment``: a preset name ("report", "mild") or a transform of uint8 (3, S, S) images
+    ``augment``: a preset name ("report", "strong_blur", "mild") or a transform of uint8 images
     returning uint8. Copy k of image i is drawn with torch's RNG seeded by
     copy_seed(seed, i, k), then the global RNG is restored: the same arguments give the
     same copies, as when the report augmented the whole dataset once, before splitting.
@@ -158,32 +168,83 @@ class AugmentedCopies(Dataset):
         return self.transform(self.copies[source, copy]), self.labels[index]
 
 
+class FreshCopies(Dataset):
+    """The rows of a copies frame as (image, label): ``augment`` drawn anew from the row's source
+    image at every access, as a transform attached to a dataset concatenated ``copies`` times does.
+
+    ``sources`` is cache_sources()'s tensor; ``augment`` a preset name or a transform of uint8
+    (3, S, S) images that ends normalised. ``.frame`` keeps the rows, for predict().
+    """
+
+    def __init__(self, frame: pd.DataFrame, sources: torch.Tensor,
+                 augment: str | Callable = "report", mean: Sequence[float] = REPORT_MEAN,
+                 std: Sequence[float] = REPORT_STD):
+        missing = [c for c in ("source", "label") if c not in frame.columns]
+        if missing:
+            raise KeyError(f"FreshCopies needs column(s) {missing}: use report_leaky_split().")
+        if sources.dtype != torch.uint8 or sources.ndim != 4:
+            raise ValueError(f"sources must be cache_sources()'s uint8 (n, 3, S, S) tensor, "
+                             f"got {sources.dtype} {tuple(sources.shape)}.")
+        self.frame = frame.reset_index(drop=True)
+        if int(self.frame["source"].max()) >= len(sources):
+            raise ValueError(f"The frame asks for images that the {len(sources)} sources lack: "
+                             "cache the sources from this frame.")
+        self.sources = sources
+        self.transform = get_transform(augment, mean, std) if isinstance(augment, str) else augment
+        self.keys = [int(source) for source in self.frame["source"]]
+        self.labels = [int(label) for label in self.frame["label"]]
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return self.transform(self.sources[self.keys[index]]), self.labels[index]
+
+
 def make_leaky_loaders(split_frame: pd.DataFrame, copies: torch.Tensor | None = None,
                        batch_size: int = 32, image_size: int = 128,
                        augment: str | Callable = "report", seed: int = 0,
                        mean: Sequence[float] = REPORT_MEAN, std: Sequence[float] = REPORT_STD,
-                       num_workers: int = 0) -> dict[str, DataLoader]:
+                       num_workers: int = 0, *, draws: str = "fixed",
+                       sources: torch.Tensor | None = None) -> dict[str, DataLoader]:
     """{"train", "val", "test"} loaders over the augmented copies of report_leaky_split().
 
-    Every split gets augmented copies, as in the report. Pass ``copies`` (make_copies of
-    cache_sources) to share them between runs; without it they are made here from
-    ``augment`` and ``seed``. Train is shuffled with a generator seeded by ``seed``;
-    val/test keep frame order.
+    Every split gets augmented copies, as in the report. ``draws`` is how they are drawn, which
+    the report does not show: "fixed", each copy one seeded draw made once (make_copies; pass
+    ``copies``, make_copies of cache_sources, to share them between runs), as if the augmented
+    dataset had been saved; "fresh", a new draw of ``augment`` at every access (FreshCopies; pass
+    ``sources``, cache_sources' tensor, to share it), as a transform attached to the dataset
+    does: every epoch trains on new versions, and validation and test items change from one
+    evaluation to the next. Train is shuffled with a generator seeded by ``seed``; val/test
+    keep frame order.
     """
-    if copies is None:
-        n_copies = int(split_frame["copy"].max()) + 1
-        copies = make_copies(cache_sources(split_frame, image_size), n_copies, augment, seed)
-    if copies.shape[-1] != image_size:
-        raise ValueError(f"copies are {copies.shape[-1]} px but image_size={image_size}: make them "
+    if draws not in DRAWS:
+        raise ValueError(f"draws must be one of {DRAWS}, got {draws!r}.")
+    if draws == "fixed":
+        if sources is not None:
+            raise ValueError("sources are for draws='fresh'; fixed draws take copies (make_copies).")
+        if copies is None:
+            n_copies = int(split_frame["copy"].max()) + 1
+            copies = make_copies(cache_sources(split_frame, image_size), n_copies, augment, seed)
+        images = copies
+    else:
+        if copies is not None:
+            raise ValueError("copies (make_copies' tensor) are fixed draws; draws='fresh' takes "
+                             "sources (cache_sources' tensor).")
+        images = cache_sources(split_frame, image_size) if sources is None else sources
+    if images.shape[-1] != image_size:
+        raise ValueError(f"copies are {images.shape[-1]} px but image_size={image_size}: make them "
                          "from cache_sources(frame, image_size).")
     loaders = {}
     for name in SPLITS:
         rows = split_frame[(split_frame["split"] == name).to_numpy(dtype=bool)]
         if rows.empty:
             raise ValueError(f"No copies in split {name!r}; check fractions.")
+        dataset = (AugmentedCopies(rows, images, mean, std) if draws == "fixed"
+                   else FreshCopies(rows, images, augment, mean, std))
         generator = torch.Generator().manual_seed(seed) if name == "train" else None
         loaders[name] = DataLoader(
-            AugmentedCopies(rows, copies, mean, std), batch_size=batch_size,
-            shuffle=name == "train", generator=generator, num_workers=num_workers,
-            persistent_workers=num_workers > 0, pin_memory=torch.cuda.is_available())
+            dataset, batch_size=batch_size, shuffle=name == "train", generator=generator,
+            num_workers=num_workers, persistent_workers=num_workers > 0,
+            pin_memory=torch.cuda.is_available())
     return loaders

@@ -120,6 +120,14 @@ def plot_confusion_matrix(cm: Any, class_names: Sequence[str] = CLASS_NAMES,
     return fig
 
 
+def _line_styles(n: int) -> list[dict]:
+    """n distinct (colour, dash) pairs: matplotlib's ten colours, then the same ten dashed."""
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    dashes = ("-", "--", ":", "-.")
+    return [{"color": colours[i % len(colours)], "linestyle": dashes[i // len(colours) % len(dashes)]}
+            for i in range(n)]
+
+
 def plot_roc(curves: pd.DataFrame | Mapping[str, pd.DataFrame], ax: Axes | None = None) -> Figure:
     """ROC curves (positive class training_fake) with their AUC in the legend.
 
@@ -128,9 +136,9 @@ def plot_roc(curves: pd.DataFrame | Mapping[str, pd.DataFrame], ax: Axes | None 
     if isinstance(curves, pd.DataFrame):
         curves = {"model": curves}
     fig, ax = _figure(ax, (5, 5))
-    for name, preds in curves.items():
+    for (name, preds), style in zip(curves.items(), _line_styles(len(curves))):
         points = roc_points(preds)
-        ax.plot(points["fpr"], points["tpr"], label=f"{name} (AUC = {roc_auc(preds):.3f})")
+        ax.plot(points["fpr"], points["tpr"], label=f"{name} (AUC = {roc_auc(preds):.3f})", **style)
     ax.plot([0, 1], [0, 1], color="gray", linestyle="--", label="chance (AUC = 0.5)")
     ax.set(xlabel="false positive rate (real flagged as fake)",
            ylabel="true positive rate (fakes detected)", title="ROC curve, positive = fake",

@@ -164,3 +164,14 @@ def test_plot_step_trace_draws_each_run_in_two_panels():
     assert plots.plot_step_trace({"adam": trace}, axes=axes) is fig
     with pytest.raises(ValueError, match="no runs"):
         plots.plot_step_trace({})
+
+
+def test_roc_curves_of_many_models_never_share_a_colour_and_dash():
+    from fakeface_lib.plots import plot_roc
+
+    rng = np.random.default_rng(0)
+    preds = pd.DataFrame({"label": rng.integers(0, 2, 40), "prob_fake": rng.random(40)})
+    fig = plot_roc({f"model {i}": preds for i in range(12)})
+    styles = [(line.get_color(), line.get_linestyle()) for line in fig.axes[0].lines[:12]]
+    assert len(set(styles)) == 12
+    plt.close(fig)

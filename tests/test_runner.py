@@ -390,3 +390,25 @@ def test_the_runner_finds_the_checkout_from_where_it_runs_not_from_the_package(t
     runner = Path(find_repo.__code__.co_filename).parent
     assert not [p.name for p in runner.glob("*.py") if "__file__" in p.read_text()], \
         "the runner never computes paths from where the package is installed"
+
+
+def test_report_page_fits_a_phone_and_wide_tables_scroll_in_their_box(tmp_path):
+    import pandas as pd
+    from torch import nn
+
+    from fakeface_lib.evaluation.results import save_run
+    from fakeface_lib.runner.report import write_report
+
+    preds = pd.DataFrame({"path": list("abcd"), "label": [0, 0, 1, 1], "pred": [0, 1, 1, 1],
+                          "difficulty": ["easy", "hard", "real", "real"],
+                          "prob_fake": [0.9, 0.4, 0.3, 0.2]})
+    history = [{"epoch": 1, "train_loss": 0.7, "train_acc": 0.5, "val_loss": 0.6, "val_acc": 0.5,
+                "seconds": 1.0}]
+    save_run(tmp_path / "results", "m1", title="Model 1", model=nn.Linear(3, 2), history=history,
+             preds=preds)
+    write_report(tmp_path, tmp_path / "results", opts=RunOptions(data="demo"), timings={"01": 1.0})
+    html = (tmp_path / "report.html").read_text()
+    assert "name='viewport' content='width=device-width" in html
+    tables = re.findall(r"<table>", html)
+    assert tables and len(re.findall(r"<div class='scroll'><table>", html)) == len(tables)
+    assert ".scroll{overflow-x:auto}" in html

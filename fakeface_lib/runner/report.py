@@ -21,7 +21,8 @@ from fakeface_lib.evaluation.results import (
 CSS = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;
 color:#222}table{border-collapse:collapse;margin:1rem 0}th,td{border:1px solid #ccc;
 padding:.3rem .6rem;text-align:right}th{background:#f3f3f3}td:first-child,th:first-child
-{text-align:left}img{max-width:100%}code{background:#f3f3f3;padding:0 .2rem}"""
+{text-align:left}img{max-width:100%}code{background:#f3f3f3;padding:0 .2rem}
+.scroll{overflow-x:auto}"""
 
 
 def _fmt_table(runs: list[dict]) -> str:
@@ -160,5 +161,9 @@ def _to_html(md_text: str, base: Path) -> str:
         return f'src="data:image/png;base64,{data}"'
 
     body = re.sub(r'src="(figures/[^"]+\.png)"', embed, body)
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>fakeface report</title>"
-            f"<style>{CSS}</style></head><body>{body}</body></html>")
+    # a wide table scrolls inside its own box instead of widening the page (phones, narrow windows)
+    body = re.sub(r"<table>(.*?)</table>", r"<div class='scroll'><table>\1</table></div>", body,
+                  flags=re.S)
+    return (f"<!doctype html><html><head><meta charset='utf-8'>"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>fakeface report</title><style>{CSS}</style></head><body>{body}</body></html>")

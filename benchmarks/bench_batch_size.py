@@ -9,9 +9,9 @@ image). Not a test: run it by hand (Model 2 on a CPU trains at about 5-16 images
 
     python benchmarks/bench_batch_size.py --amp --epochs 3 --seeds 0 1 2
 
-With the first seed it also runs the first epoch of two other recipes at the first batch size
+With the first seed it also runs the first epoch of two other recipes at the series' batch of 32
 (--recipes): Adam at lr 0.0001 (notebook 02's remedy) and AdaDelta at lr 0.1.
-Results go to one JSON file, rewritten after every run, so a run cut short keeps what it finished.
+Results go to one JSON file, rewritten after every epoch, so a run cut short keeps what it finished.
 """
 
 from __future__ import annotations
@@ -65,7 +65,8 @@ OTHER_RECIPES = {"adam_lr1e-4": {"lr": 1e-4}, "adadelta_lr0.1": {"optimizer": "a
 
 
 def run_one(split, batch_size: int, seed: int, args, device: torch.device, epochs: int,
-            recipe: str = "report") -> dict:
+            save, recipe: str = "report") -> dict:
+    """One run; ``save(run)`` is called after every epoch with what it has so far."""
     cfg = dataclasses.replace(MODEL2_1_RECIPE, batch_size=batch_size, seed=seed, amp=args.amp,
                               amp_dtype="bfloat16", **OTHER_RECIPES.get(recipe, {}))
     seed_everything(seed)
@@ -81,18 +82,20 @@ def run_one(split, batch_size: int, seed: int, args, device: torch.device, epoch
                          dtype=torch.float64)
     train = {"loss": float((torch.tensor(trace["loss"].values) * sizes).sum() / sizes.sum()),
              "acc": float((torch.tensor(trace["acc"].values) * sizes).sum() / sizes.sum())}
-    rows = [epoch_row(model, loaders, loss_fn, device, args.amp, 1, train, time.perf_counter() - start)]
+    run = {"recipe": recipe, "optimizer": cfg.optimizer, "lr": cfg.lr, "batch_size": batch_size, "seed": seed,
+           "steps_per_epoch": len(loaders["train"]), "epochs_planned": epochs,
+           "epochs": [epoch_row(model, loaders, loss_fn, device, args.amp, 1, train, time.perf_counter() - start)],
+           "trace": {"loss": trace["loss"].tolist(), "fc1_dead": trace["fc1_dead"].tolist(),
+                     **{f"ratio_{name}": trace[name].tolist() for name in RATIO_LAYERS}}}
+    save(run)
     for epoch in range(2, epochs + 1):
         start = time.perf_counter()
         train = train_one_epoch(model, loaders["train"], loss_fn, optimizer, device, amp=args.amp,
                                 amp_dtype=torch.bfloat16, progress=False)
-        rows.append(epoch_row(model, loaders, loss_fn, device, args.amp, epoch, train,
-                              time.perf_counter() - start))
-    return {"recipe": recipe, "optimizer": cfg.optimizer, "lr": cfg.lr, "batch_size": batch_size, "seed": seed,
-            "steps_per_epoch": len(loaders["train"]),
-            "epochs": rows,
-            "trace": {"loss": trace["loss"].tolist(), "fc1_dead": trace["fc1_dead"].tolist(),
-                      **{f"ratio_{name}": trace[name].tolist() for name in RATIO_LAYERS}}}
+        run["epochs"].append(epoch_row(model, loaders, loss_fn, device, args.amp, epoch, train,
+                                       time.perf_counter() - start))
+        save(run)
+    return run
 
 
 def machine(device: torch.device) -> dict:
@@ -111,7 +114,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=3, help="epochs per run (the recipe's is 20)")
     parser.add_argument("--amp", action="store_true", help="bfloat16 autocast (on CPUs with AVX512-BF16/AMX)")
     parser.add_argument("--recipes", nargs="*", default=list(OTHER_RECIPES), choices=list(OTHER_RECIPES),
-                        help="the first epoch of these recipes too, at the first batch size and seed")
+                        help="the first epoch of these recipes too, at batch 32 and the first seed")
     parser.add_argument("--limit", type=int, default=None, help="use only N images (a dry run)")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results") / "batch_size_model2_1.json")
     return parser.parse_args(argv)
@@ -135,14 +138,20 @@ def main(argv: list[str] | None = None) -> int:
               "split_sizes": split["split"].value_counts().to_dict(), "runs": []}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     record["recipe_runs"] = []
+
+    def saver(where: list):
+        def save(run: dict) -> None:  # the run so far, in its list, and the file rewritten
+            if not where or where[-1] is not run:
+                where.append(run)
+            args.out.write_text(json.dumps(record, indent=1, default=str))
+        return save
+
     for seed in args.seeds:
         for batch_size in args.batch_sizes:
-            record["runs"].append(run_one(split, batch_size, seed, args, device, args.epochs))
-            args.out.write_text(json.dumps(record, indent=1, default=str))
+            run_one(split, batch_size, seed, args, device, args.epochs, saver(record["runs"]))
         if seed == args.seeds[0]:
             for recipe in args.recipes:
-                record["recipe_runs"].append(run_one(split, args.batch_sizes[0], seed, args, device, 1, recipe))
-                args.out.write_text(json.dumps(record, indent=1, default=str))
+                run_one(split, 32, seed, args, device, 1, saver(record["recipe_runs"]), recipe)
     print(f"wrote {args.out}")
     return 0
 

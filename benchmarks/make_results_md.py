@@ -588,8 +588,10 @@ def batch_size_section(record: dict) -> list[str]:
     seeds = sorted({r["seed"] for r in runs})
     out = ["## Model 2.1's recipe at the report's batch (96) against the series' (32): the first epochs",
            ""] + header(record)
-    out += [f"Measured: the first {epochs} of the recipe's {record['recipe']['num_epochs']} epochs "
-            f"(Adam, lr {record['recipe']['lr']:g}), training seeds {', '.join(map(str, seeds))}; images "
+    done = "; ".join(f"batch {r['batch_size']} seed {r['seed']}: {len(r['epochs'])} of {r.get('epochs_planned', epochs)}"
+                     for r in runs)
+    out += [f"Measured: the first epochs of the recipe's {record['recipe']['num_epochs']} (Adam, lr "
+            f"{record['recipe']['lr']:g}), epochs measured per run: {done}; images "
             f"{record['split_sizes']}; mixed precision: {'bf16 autocast' if record.get('amp') else 'no (fp32)'}. "
             "Validation after each epoch, with the weights of that epoch (no best-epoch choice, no test "
             "set); \"collapsed\": one answer for 99 % or more of the validation images and flat "
@@ -648,8 +650,8 @@ def leak_readings_section(record: dict) -> list[str]:
     runs, seeds = record["runs"], sorted({r["seed"] for r in record["runs"]})
     out = ["## The report's leak in both readings: copies drawn once or at every access", ""]
     out += header(record)
-    out += [f"{record['model']} with {record['recipe']}, {runs[0]['epochs']} "
-            f"epochs over 4 copies of each of {record['n_images']} photographs (preset "
+    out += [f"Model 1 with {record['recipe']}, {runs[0]['epochs']} "
+            f"epoch(s) over 4 copies of each of {record['n_images']} photographs (preset "
             f"\"{record['augment']}\"), copies split with seed {record['split_seed']}; "
             f"{len(seeds)} training seed(s): {', '.join(map(str, seeds))}. \"fixed\": each copy one "
             "seeded draw made once; \"fresh\": a new draw at every access (a transform attached to "
@@ -657,8 +659,8 @@ def leak_readings_section(record: dict) -> list[str]:
             "copies; \"by source\": the same copies, every copy in its photograph's canonical split. "
             "The leak is the gap between the two, seed by seed.", "",
             "| copies drawn | protocol | seeds | test accuracy | balanced accuracy | ROC AUC "
-            "| last training accuracy | leaked test items | train time / run |",
-            "|---|---|---|---|---|---|---|---|---|"]
+            "| majority baseline | last training accuracy | leaked test items | train time / run |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
     for draws in ("fixed", "fresh"):
         for protocol in ("leaky", "by_source"):
             group = [r for r in runs if r["draws"] == draws and r["protocol"] == protocol]
@@ -667,6 +669,7 @@ def leak_readings_section(record: dict) -> list[str]:
                            f"| {pct([r['accuracy'] for r in group])} "
                            f"| {pct([r['balanced_accuracy'] for r in group])} "
                            f"| {num([r['roc_auc'] for r in group])} "
+                           f"| {pct([r['majority_baseline'] for r in group])} "
                            f"| {pct([r['train_accuracy_by_epoch'][-1] for r in group])} "
                            f"| {pct([r['leaked_fraction'] for r in group])} "
                            f"| {statistics.mean(r['train_seconds'] for r in group):.0f} s |")
@@ -683,6 +686,11 @@ def leak_readings_section(record: dict) -> list[str]:
             cells = [f"{100 * gaps[s][0]:+.1f} / {gaps[s][1]:+.3f}" if s in gaps else "n/a" for s in seeds]
             out.append(f"| {draws} | " + " | ".join(cells) + f" | {num([100 * g[0] for g in gaps.values()], 1)}"
                        f" / {num([g[1] for g in gaps.values()])} |")
+    loads = [r["load_average_after"][0] for r in runs if r.get("load_average_after")]
+    if loads:
+        out += ["", f"Load average after each run: {min(loads):.1f} to {max(loads):.1f} on "
+                f"{record['machine'].get('cpus')} CPUs (above that, the CPU was shared: times are not "
+                "comparable with other sections)."]
     if record.get("skipped"):
         out += ["", "Not run: " + "; ".join(record["skipped"]) + "."]
     return out + [""]

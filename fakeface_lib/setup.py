@@ -1,6 +1,6 @@
-"""What every notebook's first cells do: the setup (device check, seeds, plot style) and the
-series' data (download, canonical split, smoke subset, loaders, baselines). Where things are
-saved: :mod:`fakeface_lib.colab`."""
+"""What every notebook's first cells do: the setup (device check, seeds, plot style, and the
+smoke mode's budget behind one call) and the series' data (download, canonical split, smoke
+subset, loaders, baselines). Where things are saved: :mod:`fakeface_lib.colab`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from fakeface_lib.colab import in_colab
+from fakeface_lib.colab import checkpoint_plan, in_colab, results_dir
 from fakeface_lib.utils import get_device, seed_everything
 
 NO_GPU_HINT = ("This Colab runtime has no GPU: training will be very slow. "
@@ -93,3 +93,67 @@ def load_series_data(data: str, data_dir: str | Path = "data", *, smoke: bool = 
     print("majority baseline (always answering the larger class): "
           + ", ".join(f"{name} {value:.1%}" for name, value in baseline.items()))
     return SeriesData(Path(root), frame, loaders, baseline)
+
+
+@dataclass
+class Chapter:
+    """What a chapter's setup call gives its cells (``setup_chapter``): the device, where results
+    go, the training budget, and the smoke mode kept out of the lesson's code."""
+
+    device: torch.device
+    results_dir: Path | None  # on Colab on Drive; a folder per data source (smoke runs apart)
+    data: str  # what DATA named: "kaggle", "demo", a file id, a zip or a folder
+    smoke: bool  # a tiny run whose numbers mean nothing
+    epochs: int | None = None  # the chapter's budget (1 in smoke mode)
+    image_size: int | None = None  # the chapter's image side (SMOKE_IMAGE_SIZE in smoke mode)
+    checkpoint: bool = True  # checkpoints on (the runner turns them off for smoke runs)
+    scratch_dir: str | None = None  # the runner's scratch folder, if any
+    n_per_split: int = 32  # images per split in smoke mode
+
+    @property
+    def scope(self) -> dict:
+        """``data`` and ``smoke``: what ``save_run`` and the report's comparison record."""
+        return {"data": self.data, "smoke": self.smoke}
+
+    def subset(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The frame itself; in smoke mode a few images per split (``smoke_subset``)."""
+        if not self.smoke:
+            return frame
+        small = smoke_subset(frame, n_per_split=self.n_per_split)
+        print(f"(smoke run: {len(small)} of {len(frame)} images from here on)")
+        return small
+
+    def load(self, data_dir: str | Path, **options) -> SeriesData:
+        """``load_series_data`` for this chapter's data, smoke subset included."""
+        return load_series_data(self.data, data_dir, smoke=self.smoke,
+                                n_per_split=self.n_per_split, **options)
+
+    def plan(self, run_name: str, model, cfg):
+        """Where ``run_name``'s checkpoints go (``checkpoint_plan``), printed, and returned."""
+        plan = checkpoint_plan(run_name, model, cfg, enabled=self.checkpoint,
+                               scratch_dir=self.scratch_dir)
+        print(plan)
+        return plan
+
+
+SMOKE_IMAGE_SIZE = 64  # pixels: small enough for a CPU, large enough for ResNet18's five halvings
+
+
+def setup_chapter(seed: int, *, data: str, smoke: bool, results: str | Path | None = "results",
+                  epochs: int | None = None, image_size: int | None = None,
+                  checkpoint: bool = True, scratch_dir: str | Path | None = None) -> Chapter:
+    """``setup_notebook(seed)``, the results folder (``results_dir``; none for ``results=None``),
+    and the budget: in smoke mode 1 epoch on a few images (``image_size`` shrunk to
+    SMOKE_IMAGE_SIZE), said once, in one visible line."""
+    device = setup_notebook(seed)
+    if smoke:
+        epochs = 1 if epochs is not None else None
+        image_size = min(image_size, SMOKE_IMAGE_SIZE) if image_size is not None else None
+        budget = "1 epoch on " if epochs else ""
+        size = f" {image_size} px" if image_size else ""
+        print(f"SMOKE run: {budget}a few{size} images, to check that every cell runs; "
+              "its numbers mean nothing.")
+    folder = None if results is None else results_dir(results, data=data, smoke=smoke)
+    return Chapter(device, folder, str(data), bool(smoke),
+                   epochs, image_size, bool(checkpoint),
+                   None if scratch_dir is None else str(scratch_dir))

@@ -87,3 +87,50 @@ def test_smoke_subset_caps_each_split_and_keeps_both_classes():
         smoke_subset(frame.drop(columns="split"))
 
 
+
+
+def test_setup_chapter_keeps_the_budget_outside_smoke_mode(tmp_path, capsys):
+    chapter = notebook.setup_chapter(0, data="demo", smoke=False, results=tmp_path / "r",
+                                     epochs=10, image_size=224, checkpoint=False)
+    assert (chapter.epochs, chapter.image_size, chapter.checkpoint) == (10, 224, False)
+    assert chapter.results_dir.is_dir() and chapter.results_dir.parent == tmp_path / "r"
+    assert chapter.scope == {"data": "demo", "smoke": False}
+    frame = _split_frame()
+    assert chapter.subset(frame) is frame
+    assert "SMOKE" not in capsys.readouterr().out
+
+
+def test_setup_chapter_in_smoke_mode_says_so_once_and_shrinks_the_budget(tmp_path, capsys):
+    chapter = notebook.setup_chapter(0, data="demo", smoke=True, results=tmp_path / "r",
+                                     epochs=10, image_size=224)
+    assert (chapter.epochs, chapter.image_size) == (1, notebook.SMOKE_IMAGE_SIZE)
+    assert capsys.readouterr().out.count("numbers mean nothing") == 1
+    assert chapter.scope == {"data": "demo", "smoke": True}
+    smoke_dir = chapter.results_dir
+    plain_dir = notebook.setup_chapter(0, data="demo", smoke=False, results=tmp_path / "r").results_dir
+    assert smoke_dir != plain_dir  # smoke runs never mix with real ones
+    frame = _split_frame()
+    assert chapter.subset(frame).equals(smoke_subset(frame, n_per_split=chapter.n_per_split))
+
+
+def test_setup_chapter_without_a_budget_leaves_it_unset(tmp_path):
+    chapter = notebook.setup_chapter(0, data="demo", smoke=True, results=tmp_path)
+    assert chapter.epochs is None and chapter.image_size is None
+
+
+def test_chapter_plan_follows_the_checkpoint_switch(tmp_path, capsys, monkeypatch):
+    from fakeface_lib.config import TrainConfig
+    from torch import nn
+
+    monkeypatch.chdir(tmp_path)
+    model, cfg = nn.Linear(4, 2), TrainConfig(num_epochs=3)
+    off = notebook.setup_chapter(0, data="demo", smoke=False, results="r", checkpoint=False)
+    assert off.plan("tiny", model, cfg).dir is None
+    on = notebook.setup_chapter(0, data="demo", smoke=False, results="r")
+    assert on.plan("tiny", model, cfg).dir == Path("checkpoints") / "tiny"
+
+
+def test_setup_chapter_without_results_makes_no_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert notebook.setup_chapter(0, data="demo", smoke=False, results=None).results_dir is None
+    assert list(tmp_path.iterdir()) == []

@@ -62,7 +62,8 @@ def test_setup_installs_only_on_colab(name):
     setup = next(c.source for c in nb.cells if c.cell_type == "code" and "pip install" in c.source)
     assert '"google.colab" in sys.modules' in setup
     assert GITHUB_REPO in setup
-    assert "setup_notebook(" in code, f"{name}: show the device with setup_notebook()"
+    assert re.search(r"setup_(notebook|chapter)\(", code), \
+        f"{name}: show the device with setup_notebook() or setup_chapter()"
 
 
 @pytest.mark.parametrize("name", SERIES)

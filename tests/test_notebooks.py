@@ -81,6 +81,45 @@ def test_ends_with_exercises(name):
     assert any("exercise" in m.lower() for m in markdown[-3:]), f"{name}: end with exercises"
 
 
+# A class per notebook (issue 27): these chapters already keep to it; the rest join as they do.
+ONE_CLASS = ["00_preprocessing", "01_model1", "04_resnet18_finetuning"]
+MAX_WORDS = 2500  # about 20 minutes of reading
+TEST_ONCE = ["01_model1", "04_resnet18_finetuning"]  # chapters whose chosen model meets the test set
+
+
+def _prose_words(nb) -> int:
+    return sum(len(c.source.split()) for c in nb.cells if c.cell_type == "markdown")
+
+
+def _code(nb) -> str:
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+
+
+@pytest.mark.parametrize("name", ONE_CLASS)
+def test_a_class_reads_in_about_twenty_minutes(name):
+    assert _prose_words(_read(name)) <= MAX_WORDS, f"{name}: move what goes beyond the lesson out"
+
+
+@pytest.mark.parametrize("path", [ROOT / "notebooks" / f"{n}.ipynb" for n in ONE_CLASS]
+                         + [ROOT / "notebooks" / "solutions" / f"{n}_solutions.ipynb" for n in ONE_CLASS],
+                         ids=lambda p: p.stem)
+def test_smoke_mode_stays_out_of_the_lesson(path):
+    """SMOKE in the parameters cell and once after it: the setup call keeps the rest."""
+    nb = nbformat.read(path, as_version=4)
+    params = _parameters_cell(nb)
+    outside = [c for c in nb.cells if c.cell_type == "code" and c is not params]
+    uses = sum(len(re.findall(r"\bSMOKE\b", c.source)) for c in outside)
+    assert uses <= 1, f"{path.name}: SMOKE appears {uses} times after the parameters cell"
+    assert "checkpoint_plan(" not in _code(nb) and "smoke_subset(" not in _code(nb)
+
+
+@pytest.mark.parametrize("name", TEST_ONCE)
+def test_the_chosen_model_meets_the_test_set_once(name):
+    code = _code(_read(name))
+    for call in ("summarize_metrics(", "plot_test_summary("):
+        assert code.count(call) == 1, f"{name}: {call} should show the chosen model's test figures once"
+
+
 @pytest.mark.xdist_group("series")  # one worker runs the series once (make test: -n 2)
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SERIES)

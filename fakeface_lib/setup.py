@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 
 from fakeface_lib.colab import checkpoint_plan, in_colab, results_dir
+from fakeface_lib.training.checkpoints import CheckpointPlan
 from fakeface_lib.utils import get_device, seed_everything
 
 NO_GPU_HINT = ("This Colab runtime has no GPU: training will be very slow. "
@@ -128,7 +129,7 @@ class Chapter:
         return load_series_data(self.data, data_dir, smoke=self.smoke,
                                 n_per_split=self.n_per_split, **options)
 
-    def plan(self, run_name: str, model, cfg):
+    def plan(self, run_name: str, model: torch.nn.Module, cfg) -> CheckpointPlan:
         """Where ``run_name``'s checkpoints go (``checkpoint_plan``), printed, and returned."""
         plan = checkpoint_plan(run_name, model, cfg, enabled=self.checkpoint,
                                scratch_dir=self.scratch_dir)

@@ -28,13 +28,15 @@ SETUP_MINUTES = 3  # install, Kaggle download, decoding the images into the cach
 TRAIN_IMAGES, COPIES_TRAIN = 1633, 6531  # the canonical split's training set; the leaky 4x copies
 CHECKPOINT_SECONDS = 2.2e9 / 200e6  # one Model 2 checkpoint to the runtime's disk
 # notebook: (learning goals, GPU, [(model, px, epochs, images per epoch)], Model 2 checkpoint writes)
+# (02: the recipe, its remedy and the recipe at a batch of 96, 20 epochs each with a checkpoint
+# every 4 epochs, and trace_steps' first epoch of three recipes)
 NOTEBOOKS = {
     "00_preprocessing": ("Get and look at the data, split it without leaks (near-duplicates), normalise, cache",
                          "no", [], 0),
     "01_model1": ("A first CNN layer by layer, the training loop by hand, honest metrics, the optimizer trials",
                   "recommended", [("model1", 128, 10, TRAIN_IMAGES)] * 6, 0),
     "02_model2_1": ("A deeper CNN (batch norm, dropout, 134 M parameters): a collapse told from overfitting, and fixed",
-                    "yes", [("model2", 128, 20, TRAIN_IMAGES)] * 2, 10),
+                    "yes", [("model2", 128, 20, TRAIN_IMAGES)] * 3 + [("model2", 128, 1, TRAIN_IMAGES)] * 3, 15),
     "03_model2_2_augmentation": ("Data augmentation against its control, and the report's leak measured side by side",
                                  "yes", [("model2", 128, 30, TRAIN_IMAGES), ("model2", 128, 30, TRAIN_IMAGES),
                                          ("model2", 128, 8, COPIES_TRAIN), ("model2", 128, 8, COPIES_TRAIN),

@@ -142,10 +142,11 @@ SMOKE_IMAGE_SIZE = 64  # pixels: small enough for a CPU, large enough for ResNet
 
 def setup_chapter(seed: int, *, data: str, smoke: bool, results: str | Path | None = "results",
                   epochs: int | None = None, image_size: int | None = None,
-                  checkpoint: bool = True, scratch_dir: str | Path | None = None) -> Chapter:
+                  checkpoint: bool = True, scratch_dir: str | Path | None = None,
+                  n_per_split: int = 32) -> Chapter:
     """``setup_notebook(seed)``, the results folder (``results_dir``; none for ``results=None``),
-    and the budget: in smoke mode 1 epoch on a few images (``image_size`` shrunk to
-    SMOKE_IMAGE_SIZE), said once, in one visible line."""
+    and the budget: in smoke mode 1 epoch on ``n_per_split`` images per split (``image_size``
+    shrunk to SMOKE_IMAGE_SIZE), said once, in one visible line."""
     device = setup_notebook(seed)
     if smoke:
         epochs = 1 if epochs is not None else None
@@ -157,4 +158,4 @@ def setup_chapter(seed: int, *, data: str, smoke: bool, results: str | Path | No
     folder = None if results is None else results_dir(results, data=data, smoke=smoke)
     return Chapter(device, folder, str(data), bool(smoke),
                    epochs, image_size, bool(checkpoint),
-                   None if scratch_dir is None else str(scratch_dir))
+                   None if scratch_dir is None else str(scratch_dir), int(n_per_split))

@@ -113,6 +113,13 @@ def test_setup_chapter_in_smoke_mode_says_so_once_and_shrinks_the_budget(tmp_pat
     assert chapter.subset(frame).equals(smoke_subset(frame, n_per_split=chapter.n_per_split))
 
 
+def test_setup_chapter_takes_its_smoke_subset_size(tmp_path):
+    chapter = notebook.setup_chapter(0, data="demo", smoke=True, results=None, n_per_split=4)
+    small = chapter.subset(_split_frame())
+    assert chapter.n_per_split == 4
+    assert small.groupby("split").size().max() <= 4
+
+
 def test_setup_chapter_without_a_budget_leaves_it_unset(tmp_path):
     chapter = notebook.setup_chapter(0, data="demo", smoke=True, results=tmp_path)
     assert chapter.epochs is None and chapter.image_size is None

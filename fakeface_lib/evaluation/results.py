@@ -21,6 +21,7 @@ import torch
 
 from fakeface_lib.config import REGIONS
 from fakeface_lib.training.history import epoch_score
+from fakeface_lib.training.identity import files_fingerprint
 from fakeface_lib.utils import write_text_atomic
 
 RESULTS_VERSION = 2
@@ -180,6 +181,20 @@ def validation_set(run: dict) -> dict | None:
     copies = run.get("copies")
     return {"images": int(val["images"]), "files": str(val["files"]),
             "copies": None if copies is None else int(copies)}
+
+
+def split_validation_set(split_frame: pd.DataFrame) -> dict:
+    """The :func:`validation_set` of runs whose loaders were made from ``split_frame``: what fit()
+    records of its "val" rows (``identity.data_identity``: their count and ``files_fingerprint``),
+    on plain images (``copies`` None). ``choose_best(runs, validated_on=...)`` then ranks only the
+    runs validated on these very images, whatever the other runs in the folder were made on.
+    """
+    if "split" not in split_frame.columns:
+        raise ValueError("split_validation_set needs a 'split' column: split the data first")
+    val = split_frame[(split_frame["split"] == "val").to_numpy(dtype=bool)]
+    if val.empty:
+        raise ValueError("split_validation_set: the frame has no validation rows")
+    return {"images": len(val), "files": files_fingerprint(val), "copies": None}
 
 
 def validation_label(run: dict) -> str:

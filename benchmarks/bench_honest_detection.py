@@ -4,9 +4,11 @@ photographs, no pretrained weights, the canonical split, over several training s
 Every model of the series shrinks the face to 128 px, where an edited eye is a few pixels. Here:
 
 - model1_128        Model 1 at 128 px, the reference (and a member for the ensembles)
-- model1_full       Model 1 at the data's full resolution (160 px on the copy, 600 px originals)
+- model1_native     Model 1 on a window of the files' own pixels, never resized (the whole image
+                    when --image-size is not below the files' side: 160 px on the copy)
 - model1_residual   the same, fed the fixed SRM noise residual (fakeface_lib.models.forensics)
-- patches           a small patch net on the four code regions cut at full resolution, trained
+- patches           a small patch net on squares of the files' own pixels around the four code
+                    regions (not resized; rows recorded before this change resized them), trained
                     on the codes' region labels; an image's score is the max or the mean of its
                     patches' (fakeface_lib.experiments.patches), the pooling and the score it takes to call
                     an image fake (0.05 to 0.95) chosen on validation
@@ -68,7 +70,7 @@ from fakeface_lib.data.index import index_dataset  #noqa: E402
 from fakeface_lib.evaluation.ensembles import average_predictions, choose_ensemble  #noqa: E402
 from fakeface_lib.evaluation.metrics import by_difficulty, compute_metrics  #noqa: E402
 from fakeface_lib.experiments.attempts import (
-    ATTEMPTS, full_resolution, model_size, patch_side, run_attempt,
+    ATTEMPTS, model_size, native_side, patch_side, run_attempt,
 )
 from fakeface_lib.evaluation.predictions import log_loss, predictions_from_probs  #noqa: E402
 from fakeface_lib.utils import get_device  #noqa: E402
@@ -83,7 +85,7 @@ def run_one(name: str, split, seed: int, args, device) -> dict:
     cfg = dataclasses.replace(spec.recipe, num_epochs=epochs, seed=seed, amp=args.amp,
                               amp_dtype="bfloat16", batch_size=args.batch_size)
     ckpt_dir = args.checkpoint_dir / f"{name}_s{seed}" if args.checkpoint_dir else None
-    run = run_attempt(name, split, cfg, full_size=args.full_size, patch_size=args.patch_size,
+    run = run_attempt(name, split, cfg, window=args.full_size, patch_size=args.patch_size,
                       device=device, checkpoint_dir=ckpt_dir, progress=False,
                       num_workers=args.num_workers)
     history, model, kind, pooling = run.history, run.model, spec.kind, run.pooling
@@ -203,9 +205,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--num-workers", type=int, default=0)
     parser.add_argument("--image-size", dest="full_size", type=int, default=None,
-                        help="full resolution (default: the widest image of the data)")
+                        help="the side of the window the image models read from each file, "
+                             "never resized (default: the files' own side)")
     parser.add_argument("--patch-size", type=int, default=None,
-                        help="patch side (default: 0.3 x full resolution, 48 px at 160)")
+                        help="patch side in the files' pixels (default: 0.3 x their side, 48 px at 160)")
     parser.add_argument("--amp", action="store_true",
                         help="bf16 autocast (CUDA, or a CPU with AMX / AVX512-BF16)")
     parser.add_argument("--limit", type=int, default=None, help="use only N images (a dry run)")
@@ -230,8 +233,8 @@ def main(argv: list[str] | None = None) -> int:
         split = split.groupby("split", group_keys=False).sample(
             frac=min(1.0, args.limit / len(split)), random_state=0)
     split = split.sort_values(["label", "filename"]).reset_index(drop=True)  # the loaders' order
-    args.full_size = args.full_size or full_resolution(split)
-    args.patch_size = args.patch_size or patch_side(args.full_size)
+    args.full_size = args.full_size or native_side(split)
+    args.patch_size = args.patch_size or patch_side(native_side(split))
     if args.checkpoint_dir:
         args.checkpoint_dir.mkdir(parents=True, exist_ok=True)
     # Its own benchmark name: make_results_md.py folds "real_series" runs into the choice of the

@@ -18,7 +18,7 @@ from fakeface_lib.data.loaders import make_loaders
 from fakeface_lib.experiments.patches import (
     PatchDataset, PatchNet, PatchPreprocessing, choose_pooling, image_predictions,
     make_patch_loaders, patch_labels, pool_patch_probs, predict_images, read_patches,
-    thresholds_from_half,
+    thresholds_from_half, window_origin,
 )
 from fakeface_lib.data.regions import REGION_BOXES
 from fakeface_lib.data.splitting import split_dataset
@@ -55,12 +55,14 @@ def test_read_patches_cuts_each_box_at_full_resolution(tmp_path):
     pixels[y0 + 1:y0 + 9, x0 + 1:x0 + 9] = (np.indices((8, 8)).sum(0) % 2 * 255)[..., None]
     path = tmp_path / "face.png"
     Image.fromarray(pixels).save(path)
-    patches = read_patches(path, 84)  # the eye box is 84 px wide at 300 px: no resampling across
+    patches = read_patches(path, 84)  # 84 px squares of the file's pixels around each box
     assert patches.shape == (4, 3, 84, 84) and patches.dtype == np.uint8
     for j, region in enumerate(REGIONS):
         assert tuple(patches[j, :, 42, 42]) == COLOURS[region]
-    checker = patches[0, 0, 3, 1:9].astype(int)  # one row of the 1 px checkerboard
+    left, top = window_origin(REGION_BOXES["left_eye"], 84, size, size)
+    checker = patches[0, 0, y0 + 3 - top, x0 + 1 - left:x0 + 9 - left].astype(int)  # 1 px checkerboard
     assert np.abs(np.diff(checker)).min() > 100  # still 1 px stripes: cut at full resolution
+    assert np.array_equal(patches[0], pixels[top:top + 84, left:left + 84].transpose(2, 0, 1))
     assert torch.equal(PatchPreprocessing(84).load(path), torch.from_numpy(patches))
 
 

@@ -2,21 +2,18 @@
 trained and predicted the same way in notebook 06 and in ``benchmarks/bench_honest_detection.py``.
 
 Every model of the report shrinks the face to 128 px, where an edited eye is a few pixels. The
-attempts (``ATTEMPTS``) keep more of the edit: Model 1 at the data's full resolution, fed the
-image or its fixed SRM noise residual (:mod:`fakeface_lib.models.forensics`), and a patch network on
-the four regions a fake's code names, cut at full resolution (:mod:`fakeface_lib.experiments.patches`).
-An attempt's validation predictions make its choices (the epoch; for patches, the pooling and
-the score it takes to call an image fake); its test predictions are made once, with them.
+attempts (``ATTEMPTS``) read the file's own pixels instead, never resampled: Model 1 on a window
+around the face (the whole image when the files are that small), fed the image or its fixed SRM
+noise residual (:mod:`fakeface_lib.models.forensics`), and a patch network on windows around the
+four regions a fake's code names (:mod:`fakeface_lib.experiments.patches`). An attempt's
+validation predictions make its choices (the epoch; for patches, the pooling and the score it
+takes to call an image fake); its test predictions are made once, with them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-import os
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import torch
@@ -26,7 +23,9 @@ from fakeface_lib.config import MODEL1_RECIPE, TrainConfig
 from fakeface_lib.data.loaders import make_loaders
 from fakeface_lib.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from fakeface_lib.evaluation.predictions import predict
+from fakeface_lib.experiments.attempt_files import AttemptRun, attempt_key, load_attempt, save_attempt
 from fakeface_lib.experiments.patches import (
+    FACE,
     PatchNet,
     choose_pooling,
     image_predictions,
@@ -39,18 +38,18 @@ from fakeface_lib.models.forensics import ResidualInput, residual_spread
 from fakeface_lib.models.resnet import build_resnet18, resnet18_param_groups
 from fakeface_lib.training.checkpoints import CHECKPOINT_NAME, CheckpointPlan, run_folder
 from fakeface_lib.training.fit import fit
-from fakeface_lib.training.history import History
 from fakeface_lib.training.loop import make_optimizer
 from fakeface_lib.utils import count_parameters, seed_everything
 
 SPREAD_IMAGES = 256  # training images the residual's scale is measured on
-PATCH_FRACTION = 0.3  # a patch's side against the full resolution: 48 px at 160, 96 at 320
+PATCH_FRACTION = 0.3  # a patch's side against the images' own side: 48 px at 160, 180 at 600
 
 
 @dataclasses.dataclass(frozen=True)
 class Attempt:
-    """One attempt: an image model (Model 1 at ``image_size``: 128 or "full"), the region patch
-    net ("patch"), on the image or on its ``residual`` ("srm"), or ResNet18 ("resnet18")."""
+    """One attempt: an image model (Model 1 at ``image_size`` 128, resized as in the series, or
+    on a "native" window of the file's pixels), the region patch net ("patch"), on the image or
+    on its ``residual`` ("srm"), or ResNet18 on a native window ("resnet18")."""
 
     title: str
     kind: str  # "image", "patch" or "resnet18"
@@ -61,20 +60,22 @@ class Attempt:
 
 ATTEMPTS = {
     "model1_128": Attempt("Model 1 at 128 px (reference)", "image", 128),
-    "model1_full": Attempt("Model 1 at full resolution", "image", "full"),
-    "model1_residual": Attempt("Model 1 at full resolution on the SRM noise residual", "image",
-                               "full", residual="srm"),
+    "model1_native": Attempt("Model 1 on the files' own pixels", "image", "native"),
+    "model1_residual": Attempt("Model 1 on the SRM noise residual of the files' own pixels",
+                               "image", "native", residual="srm"),
     "patches": Attempt("Region patch net, image score pooled on validation", "patch"),
     "patches_residual": Attempt("Region patch net on the SRM noise residual", "patch",
                                 residual="srm"),
 }
 
 # Not among ATTEMPTS (the benchmark's runs): ImageNet's weights cannot be reached everywhere, so
-# notebook 06 runs it only when asked. Fine-tuned as in notebook 04: the new head at the recipe's
-# lr, the backbone 10x slower, mild augmentation, ImageNet's normalisation.
-IMAGENET_ATTEMPT = Attempt("ResNet18 fine-tuned from ImageNet at full resolution", "resnet18",
-                           "full", recipe=TrainConfig(num_epochs=10, lr=1e-3, optimizer="adam",
-                                                      batch_size=32, amp=True))
+# notebook 06 runs it only when asked. Fine-tuned as in notebook 04 (the new head at the recipe's
+# lr, the backbone 10x slower, ImageNet's normalisation), on a native window: flips are its only
+# augmentation, as they resample no pixel.
+IMAGENET_ATTEMPT = Attempt("ResNet18 fine-tuned from ImageNet on the files' own pixels",
+                           "resnet18", "native",
+                           recipe=TrainConfig(num_epochs=10, lr=1e-3, optimizer="adam",
+                                              batch_size=32, amp=True))
 BACKBONE_LR_FACTOR = 0.1
 
 
@@ -93,71 +94,105 @@ def attempt_name(spec: Attempt) -> str:
     return next((name for name, other in known.items() if other == spec), spec.kind)
 
 
-def full_resolution(frame: pd.DataFrame, max_size: int | None = None) -> int:
-    """The side of the data's widest image (the index's "width" column), at most ``max_size``."""
-    if "width" not in frame.columns or frame.empty:
-        raise ValueError("full_resolution needs the index's 'width' column (index_dataset gives it).")
-    side = int(frame["width"].max())
+def native_side(frame: pd.DataFrame) -> int:
+    """The smallest side of the images (the index's "width" and "height"): the largest square
+    window every file holds at its own resolution."""
+    if not {"width", "height"} <= set(frame.columns) or frame.empty:
+        raise ValueError("native_side needs the index's 'width' and 'height' columns "
+                         "(index_dataset gives them).")
+    return int(min(frame["width"].min(), frame["height"].min()))
+
+
+def window_side(frame: pd.DataFrame, max_size: int | None = None) -> int:
+    """The side of the window Model 1 reads: ``native_side``, at most ``max_size``."""
+    side = native_side(frame)
     return min(side, max_size) if max_size else side
 
 
-def patch_side(full_size: int) -> int:
-    """The default patch side for images of ``full_size`` px (PATCH_FRACTION of it, at least 16)."""
-    return max(16, round(PATCH_FRACTION * full_size))
+def patch_side(native: int) -> int:
+    """The default patch side for images of ``native`` px (PATCH_FRACTION of it, at least 16)."""
+    return max(16, round(PATCH_FRACTION * native))
 
 
-def model_size(spec: Attempt, full_size: int) -> int | None:
+def model_size(spec: Attempt, window: int) -> int | None:
     """The side an image attempt's model takes (None for patch attempts)."""
     if spec.kind == "patch":
         return None
-    return full_size if spec.image_size == "full" else spec.image_size
+    return window if spec.image_size == "native" else spec.image_size
 
 
-def _training_inputs(loaders: dict, kind: str) -> torch.Tensor:
+def attempt_title(spec: Attempt, window: int, native: int, patch_size: int | None = None) -> str:
+    """The attempt's title with its sizes in pixels of the files: what was resized, what not."""
+    residual = " on the SRM noise residual" if spec.residual else ""
+    if spec.kind == "patch":
+        side = patch_size or patch_side(native)
+        return f"Region patch net{residual}, {side} px windows of the {native} px files"
+    if spec.image_size != "native":
+        resized = f", the {native} px files resized" if native != spec.image_size else ""
+        return f"{spec.title}{resized}"
+    where = (f"the whole {native} px image" if window >= native
+             else f"a {window} px window of the {native} px files")
+    model = "ResNet18 fine-tuned from ImageNet" if spec.kind == "resnet18" else "Model 1"
+    return f"{model}{residual}, {where}, no resampling"
+
+
+def _training_inputs(loaders: dict) -> torch.Tensor:
     """Up to SPREAD_IMAGES normalised training images (or their patches), fakes and reals."""
     dataset = loaders["train"].dataset
     images = dataset.images[::max(1, len(dataset.images) // SPREAD_IMAGES)]
-    if kind == "patch":
+    if images.dim() == 5:  # windows: (N, R, 3, P, P)
         images = images.flatten(0, 1)
     return dataset.preprocessing.transform()(images)
 
 
-def build_attempt(spec: Attempt, split_df: pd.DataFrame, *, seed: int, full_size: int,
+def residual_scale(loaders: dict, residual: str = "srm") -> float:
+    """1 / the spread of the residual on training images (rounded): ``ResidualInput``'s scale
+    that gives the residual unit spread, measured on the training split only."""
+    return round(1 / residual_spread(_training_inputs(loaders), residual), 3)
+
+
+def _attempt_loaders(spec: Attempt, split_df: pd.DataFrame, window: int | None,
+                     patch_size: int | None, **options) -> dict:
+    """The loaders of one attempt: the series' resized images for the reference, else windows
+    of the files' own pixels (``options``: batch_size, seed, num_workers, progress)."""
+    native = native_side(split_df)
+    if spec.kind == "patch":
+        return make_patch_loaders(split_df, patch_size=patch_size or patch_side(native), **options)
+    if spec.image_size != "native":  # the reference: resized, as every model of the series
+        return make_loaders(split_df, image_size=spec.image_size, **options)
+    if spec.kind == "resnet18":
+        return make_patch_loaders(split_df, patch_size=window or native, regions=[FACE],
+                                  augment="flip", mean=IMAGENET_MEAN, std=IMAGENET_STD, **options)
+    return make_patch_loaders(split_df, patch_size=window or native, regions=[FACE], **options)
+
+
+def build_attempt(spec: Attempt, split_df: pd.DataFrame, *, seed: int, window: int | None = None,
                   patch_size: int | None = None, batch_size: int = 32, num_workers: int = 0,
                   progress: bool | None = False, weights: str | None = None,
                   ) -> tuple[dict, nn.Module, float | None]:
     """(loaders, model, residual scale) of one attempt; the scale (None without a residual)
-    gives the residual unit spread on training images only. ``weights``: ResNet18's
-    (``resnet18_weights_or_none`` gives what can be had)."""
+    gives the residual unit spread on training images only. ``window``: the side of the native
+    window the image models read (default ``native_side``); ``patch_size``: the patches'
+    (default ``patch_side(native_side)``). ``weights``: ResNet18's."""
+    loaders = _attempt_loaders(spec, split_df, window, patch_size, batch_size=batch_size,
+                               seed=seed, num_workers=num_workers, progress=progress)
     if spec.kind == "resnet18":
-        size = model_size(spec, full_size)
-        loaders = make_loaders(split_df, batch_size=batch_size, image_size=size, augment="mild",
-                               mean=IMAGENET_MEAN, std=IMAGENET_STD, num_workers=num_workers,
-                               seed=seed, progress=progress)
         return loaders, build_resnet18(weights=weights, progress=bool(progress)), None
-    if spec.kind == "image":
-        size = model_size(spec, full_size)
-        loaders = make_loaders(split_df, batch_size=batch_size, image_size=size,
-                               num_workers=num_workers, seed=seed, progress=progress)
-        model = Model1(image_size=size)
-    else:
-        loaders = make_patch_loaders(split_df, batch_size=batch_size,
-                                     patch_size=patch_size or patch_side(full_size), seed=seed,
-                                     num_workers=num_workers, progress=progress)
-        model = PatchNet()
+    side = model_size(spec, window or native_side(split_df))
+    model = PatchNet() if spec.kind == "patch" else Model1(image_size=side)
     scale = None
     if spec.residual:
-        scale = round(1 / residual_spread(_training_inputs(loaders, spec.kind), spec.residual), 3)
+        scale = residual_scale(loaders, spec.residual)
         model = ResidualInput(model, spec.residual, scale=scale)
     return loaders, model, scale
 
 
-def predict_attempt(model: nn.Module, loaders: dict, split: str, kind: str,
+def predict_attempt(model: nn.Module, loaders: dict, split: str, pooled: bool,
                     device: torch.device | str | None = None, pooling: tuple | None = None):
-    """(plain, flip-TTA) predictions frames of one split, and for patches the (pooling,
+    """(plain, flip-TTA) predictions frames of one split, and for pooled patches the (pooling,
     threshold, candidates) chosen on this split, unless ``pooling`` gives the first two (pass
     validation's when predicting test)."""
-    if kind != "patch":
+    if not pooled:
         return (predict(model, loaders[split], device),
                 predict(model, loaders[split], device, tta=True), None)
     dataset = loaders[split].dataset
@@ -168,116 +203,60 @@ def predict_attempt(model: nn.Module, loaders: dict, split: str, kind: str,
             image_predictions(tta, dataset.frame, *pooling[:2]), pooling)
 
 
-@dataclasses.dataclass
-class AttemptRun:
-    """One trained attempt: its model (best epoch's weights; None when reloaded from its saved
-    results), history, predictions and choices."""
+def train_attempt(name: str, model: nn.Module, loaders: dict, cfg: TrainConfig, *,
+                  pooled: bool = False, title: str | None = None,
+                  device: torch.device | str | None = None, optimizer=None,
+                  checkpoint_dir=None, results_dir=None, progress: bool = True) -> AttemptRun:
+    """Train ``model`` with ``fit``, then predict validation, where the choices are made (the
+    epoch; with ``pooled`` patches, the pooling and threshold), and test once, with them.
 
-    name: str
-    spec: Attempt
-    model: nn.Module | None
-    history: Any  # training.History
-    val: pd.DataFrame
-    val_tta: pd.DataFrame
-    test: pd.DataFrame
-    test_tta: pd.DataFrame
-    pooling: tuple | None  # (pooling, threshold, candidates) for patch attempts
-    residual_scale: float | None
-    resumed: bool
-    params: int = 0
-
-
-def run_attempt(name: str | Attempt, split_df: pd.DataFrame, cfg: TrainConfig, *,
-                full_size: int, patch_size: int | None = None,
-                device: torch.device | str | None = None, checkpoint_dir=None,
-                progress: bool = True, num_workers: int = 0, weights: str | None = None,
-                results_dir=None) -> AttemptRun:
-    """Build, train, then predict validation, where the choices are made, and test once.
-
-    ``cfg`` gives the epochs, seed, batch size and AMP. ``checkpoint_dir``: a checkpoint every
-    epoch there, resumed when rerun (the benchmark's long runs). ``results_dir``: a finished
-    attempt's predictions are saved there (a few kB), and a rerun with the same attempt,
-    recipe, sizes and images loads them instead of training again.
+    ``checkpoint_dir``: a checkpoint every epoch there, resumed when rerun. ``results_dir``: the
+    finished attempt's predictions are saved there (a few kB), and a rerun of the same model,
+    initial weights, images, preprocessing and recipe loads them instead of training again.
     """
-    spec = attempt(name)
-    label = name if isinstance(name, str) else attempt_name(spec)
-    key = attempt_key(spec, split_df, cfg, full_size, patch_size)
+    key = attempt_key(model, loaders, cfg, pooled)
+    title = title or name
     if results_dir is not None:
-        saved = load_attempt(label, spec, results_dir, key)
+        saved = load_attempt(name, title, results_dir, key)
         if saved is not None:
             if progress:
-                print(f"{label}: finished before with these settings; its results loaded from "
+                print(f"{name}: finished before with these settings; its results loaded from "
                       f"{Path(results_dir)}")
             return saved
-    seed_everything(cfg.seed)  # the same initial weights for a seed, here and in the benchmark
-    loaders, model, scale = build_attempt(spec, split_df, seed=cfg.seed, full_size=full_size,
-                                          patch_size=patch_size, batch_size=cfg.batch_size,
-                                          num_workers=num_workers, progress=progress,
-                                          weights=weights)
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    optimizer = None
-    if spec.kind == "resnet18":
-        optimizer = make_optimizer(resnet18_param_groups(
-            model, head_lr=cfg.lr, backbone_lr=cfg.lr * BACKBONE_LR_FACTOR), cfg)
     before = set(checkpoint_dir.glob(f"*/{CHECKPOINT_NAME}")) if checkpoint_dir else set()
     history = fit(model, loaders, cfg, device=device, progress=progress, optimizer=optimizer,
                   checkpoints=CheckpointPlan(checkpoint_dir, resume=True) if checkpoint_dir else None)
     resumed = bool(checkpoint_dir) and run_folder(checkpoint_dir, history.identity) / CHECKPOINT_NAME in before
-    val, val_tta, pooling = predict_attempt(model, loaders, "val", spec.kind, device)
-    test, test_tta, _ = predict_attempt(model, loaders, "test", spec.kind, device, pooling)
-    run = AttemptRun(label, spec, model, history, val, val_tta, test, test_tta, pooling, scale,
+    val, val_tta, pooling = predict_attempt(model, loaders, "val", pooled, device)
+    test, test_tta, _ = predict_attempt(model, loaders, "test", pooled, device, pooling)
+    scale = getattr(getattr(model, "highpass", None), "scale", None)
+    run = AttemptRun(name, title, model, history, val, val_tta, test, test_tta, pooling, scale,
                      resumed, count_parameters(model))
     if results_dir is not None:
         save_attempt(run, results_dir, key)
     return run
 
 
-FRAMES = ("val", "val_tta", "test", "test_tta")
-
-
-def attempt_key(spec: Attempt, split_df: pd.DataFrame, cfg: TrainConfig, full_size: int,
-                patch_size: int | None) -> dict:
-    """What a saved attempt must match to be reused: the attempt, the recipe, the sizes, and the
-    images of every split (a digest of their file names)."""
-    images = "\n".join(sorted(f"{s}:{f}" for s, f in zip(split_df["split"], split_df["filename"])))
-    key = {"attempt": {**dataclasses.asdict(spec), "recipe": spec.recipe.to_dict()},
-           "cfg": cfg.to_dict(), "full_size": full_size,
-           "patch_size": (patch_size or patch_side(full_size)) if spec.kind == "patch" else None,
-           "images": hashlib.sha256(images.encode()).hexdigest()[:16]}
-    return json.loads(json.dumps(key))  # as it reads back from the file
-
-
-def save_attempt(run: AttemptRun, folder, key: dict) -> Path:
-    """The attempt's four predictions frames (CSV) and its record (JSON, written last, so a
-    record on disk always has its frames)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    for frame in FRAMES:
-        getattr(run, frame).to_csv(folder / f"{run.name}_{frame}.csv", index=False)
-    pooling = run.pooling and [run.pooling[0], run.pooling[1],
-                               {k: list(v) for k, v in run.pooling[2].items()}]
-    record = {"key": key, "name": run.name, "history": list(run.history),
-              "best_epoch": run.history.best_epoch, "stopped_early": run.history.stopped_early,
-              "pooling": pooling, "residual_scale": run.residual_scale, "params": run.params}
-    path = folder / f"{run.name}.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, default=float), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
-
-
-def load_attempt(name: str, spec: Attempt, folder, key: dict) -> AttemptRun | None:
-    """The attempt saved in ``folder`` by save_attempt, or None (none saved, or other settings)."""
-    path = Path(folder) / f"{name}.json"
-    if not path.is_file():
-        return None
-    record = json.loads(path.read_text(encoding="utf-8"))
-    if record.get("key") != key or not all((path.parent / f"{name}_{f}.csv").is_file() for f in FRAMES):
-        return None
-    history = History(record["history"], best_epoch=record["best_epoch"],
-                      stopped_early=record["stopped_early"])
-    frames = {f: pd.read_csv(path.parent / f"{name}_{f}.csv") for f in FRAMES}
-    pooling = record["pooling"] and (record["pooling"][0], record["pooling"][1],
-                                     {k: tuple(v) for k, v in record["pooling"][2].items()})
-    return AttemptRun(name, spec, None, history, frames["val"], frames["val_tta"], frames["test"],
-                      frames["test_tta"], pooling, record["residual_scale"], True, record["params"])
+def run_attempt(name: str | Attempt, split_df: pd.DataFrame, cfg: TrainConfig, *,
+                window: int | None = None, patch_size: int | None = None,
+                device: torch.device | str | None = None, checkpoint_dir=None,
+                progress: bool = True, num_workers: int = 0, weights: str | None = None,
+                results_dir=None) -> AttemptRun:
+    """Build an attempt of ``ATTEMPTS`` (``build_attempt``), seeded by ``cfg.seed``, and
+    ``train_attempt`` it: ``cfg`` gives the epochs, seed, batch size and AMP."""
+    spec = attempt(name)
+    label = name if isinstance(name, str) else attempt_name(spec)
+    seed_everything(cfg.seed)  # the same initial weights for a seed, here and in the benchmark
+    loaders, model, _ = build_attempt(spec, split_df, seed=cfg.seed, window=window,
+                                      patch_size=patch_size, batch_size=cfg.batch_size,
+                                      num_workers=num_workers, progress=progress, weights=weights)
+    optimizer = None
+    if spec.kind == "resnet18":
+        optimizer = make_optimizer(resnet18_param_groups(
+            model, head_lr=cfg.lr, backbone_lr=cfg.lr * BACKBONE_LR_FACTOR), cfg)
+    native = native_side(split_df)
+    title = attempt_title(spec, window or native, native, patch_size)
+    return train_attempt(label, model, loaders, cfg, pooled=spec.kind == "patch", title=title,
+                         device=device, optimizer=optimizer, checkpoint_dir=checkpoint_dir,
+                         results_dir=results_dir, progress=progress)

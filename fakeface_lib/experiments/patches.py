@@ -1,6 +1,8 @@
-"""Region patches: the four regions a fake's code names (eyes, nose, mouth) cut from each image
-at full resolution, labelled by that code, a small network that scores them, and the image's
-score pooled from its patches, as a prediction frame (:mod:`fakeface_lib.evaluation.predictions`).
+"""Region patches: square windows of the file's own pixels (no resampling) centred on the four
+regions a fake's code names (eyes, nose, mouth), labelled by that code, a small network that
+scores them, and the image's score pooled from its patches, as a prediction frame
+(:mod:`fakeface_lib.evaluation.predictions`). The window "face", centred on the face crop, cuts
+one window per image for the image models of notebook 06's attempts, labelled by the image.
 
 Patch labels follow the image classes: 0 = edited (the fake's code names the region),
 1 = unedited (every patch of a real face, and a fake's other regions), -1 = unknown (a fake
@@ -25,20 +27,22 @@ from tqdm.auto import tqdm
 
 from fakeface_lib.config import REGIONS, SPLITS
 from fakeface_lib.data.batches import StackedSamples, collate
-from fakeface_lib.data.preprocessing import ImageReadError, check_int, image_to_array
-from fakeface_lib.data.regions import REGION_BOXES
+from fakeface_lib.data.preprocessing import ImageReadError, check_int
+from fakeface_lib.data.regions import FACE_CROP, REGION_BOXES
 from fakeface_lib.data.transforms import REPORT_MEAN, REPORT_STD, check_stats, eval_transform
 from fakeface_lib.evaluation.predictions import FAKE, REAL, predictions_from_probs, validation_key
 
-PATCH_SIZE = 48  # about an eye box's side on the 160 px copy (use ~128 on the 600 px originals)
+PATCH_SIZE = 48  # px of the file: 30 % of the 160 px copy's side, an eye box's width there
 POOLINGS = ("max", "mean")  # how an image's score comes from its patches' fake-probabilities
 UNKNOWN = -1
+FACE = "face"  # the window around the whole face (FACE_CROP's centre), labelled by the image
+WINDOW_BOXES = {**REGION_BOXES, FACE: FACE_CROP}  # where each window is centred (fractions)
 
 
 @dataclasses.dataclass(frozen=True)
 class PatchPreprocessing:
-    """How an image file becomes its region patches: each box of ``REGION_BOXES`` cut from the
-    image decoded at full resolution, resized to ``patch_size`` squared, then normalised."""
+    """How an image file becomes its patches: a ``patch_size`` square of the file's own pixels
+    centred on each region's box (``WINDOW_BOXES``), never resized, then normalised."""
 
     patch_size: int = PATCH_SIZE
     regions: tuple[str, ...] = REGIONS
@@ -47,9 +51,9 @@ class PatchPreprocessing:
 
     def __post_init__(self) -> None:
         check_int("patch_size", self.patch_size, 4)
-        unknown = [r for r in self.regions if r not in REGION_BOXES]
+        unknown = [r for r in self.regions if r not in WINDOW_BOXES]
         if unknown or not self.regions:
-            raise ValueError(f"regions must be some of {REGIONS}, got {self.regions!r}.")
+            raise ValueError(f"regions must be some of {tuple(WINDOW_BOXES)}, got {self.regions!r}.")
         mean, std = check_stats(self.mean, self.std)
         object.__setattr__(self, "regions", tuple(self.regions))
         object.__setattr__(self, "mean", tuple(mean))
@@ -58,7 +62,7 @@ class PatchPreprocessing:
     def to_dict(self) -> dict[str, Any]:
         """JSON values, boxes included (part of a run's identity: other boxes, another run)."""
         return {"patch_size": self.patch_size, "regions": list(self.regions),
-                "boxes": [list(REGION_BOXES[r]) for r in self.regions],
+                "boxes": [list(WINDOW_BOXES[r]) for r in self.regions], "resampled": False,
                 "mean": list(self.mean), "std": list(self.std)}
 
     def load(self, path: str | os.PathLike) -> torch.Tensor:
@@ -70,30 +74,44 @@ class PatchPreprocessing:
         return eval_transform(self.mean, self.std)
 
 
+def window_origin(box: Sequence[float], side: int, width: int, height: int) -> tuple[int, int]:
+    """(left, top) in pixels of the ``side`` square centred on ``box`` (fractions x0, y0, x1, y1)
+    of a ``width`` x ``height`` image, moved inside the image where it would cross an edge."""
+    if side > min(width, height):
+        raise ValueError(f"A {side} px window does not fit a {width}x{height} image: windows are "
+                         "cut from the file's own pixels, never resized; choose a side of at most "
+                         f"{min(width, height)} px.")
+    x0, y0, x1, y1 = box
+    left = round((x0 + x1) / 2 * width - side / 2)
+    top = round((y0 + y1) / 2 * height - side / 2)
+    return min(max(left, 0), width - side), min(max(top, 0), height - side)
+
+
 def read_patches(path: str | os.PathLike, patch_size: int,
                  regions: Sequence[str] = REGIONS) -> np.ndarray:
-    """Decode an image once and cut each region's box: uint8 (R, 3, P, P).
-
-    A JPEG is decoded at the smallest scale that still gives ``patch_size`` pixels across
-    the smallest box (the full image unless the patches are much smaller than the boxes).
-    """
-    boxes = [REGION_BOXES[r] for r in regions]
-    need_w = max(patch_size / (x1 - x0) for x0, _, x1, _ in boxes)
-    need_h = max(patch_size / (y1 - y0) for _, y0, _, y1 in boxes)
+    """Decode an image once, at its own resolution, and cut a ``patch_size`` square of its
+    pixels around each region (``window_origin``): uint8 (R, 3, P, P), no pixel resampled."""
     try:
         with Image.open(path) as img:
-            img.draft("RGB", (int(np.ceil(need_w)), int(np.ceil(need_h))))
-            rgb = img.convert("RGB")
-            return np.stack([image_to_array(rgb, patch_size, box) for box in boxes])
+            pixels = np.asarray(img.convert("RGB"))
     except Exception as error:
         raise ImageReadError(f"Cannot read image {path} ({type(error).__name__}: {error}).") from error
+    height, width = pixels.shape[:2]
+    patches = []
+    for region in regions:
+        left, top = window_origin(WINDOW_BOXES[region], patch_size, width, height)
+        patches.append(pixels[top:top + patch_size, left:left + patch_size].transpose(2, 0, 1))
+    return np.ascontiguousarray(np.stack(patches))
 
 
 def patch_labels(frame: pd.DataFrame, regions: Sequence[str] = REGIONS) -> np.ndarray:
     """(N, R) int64: 0 where a fake's code names the region, 1 where it does not (all of a real
-    face's regions), -1 where the code is unknown."""
+    face's regions), -1 where the code is unknown; the "face" window takes the image's label."""
     labels = np.full((len(frame), len(regions)), UNKNOWN, dtype=np.int64)
     for j, region in enumerate(regions):
+        if region == FACE:
+            labels[:, j] = frame["label"].to_numpy(int)
+            continue
         flags = frame[region].astype("boolean").reset_index(drop=True)
         known = flags.notna().to_numpy()
         labels[known, j] = np.where(flags[known].astype(bool).to_numpy(), FAKE, REAL)
@@ -145,15 +163,18 @@ class PatchDataset(Dataset):
 def make_patch_loaders(split_df: pd.DataFrame, batch_size: int = 32,
                        patch_size: int = PATCH_SIZE, augment: str | None = None, seed: int = 0,
                        num_workers: int = 0, *, regions: Sequence[str] = REGIONS,
+                       mean: Sequence[float] = REPORT_MEAN, std: Sequence[float] = REPORT_STD,
                        progress: bool | None = None) -> dict[str, DataLoader]:
     """DataLoaders {"train", "val", "test"} of patches (N, 3, P, P) and patch labels, for fit().
 
-    augment: None, or "flip" (random horizontal flips of the training patches: the noise of
-    a splice survives a mirror). Train batches are shuffled by a generator seeded with seed.
+    ``regions=["face"]``: one window per image, labelled by the image (then ``predict`` takes
+    the loaders as it takes make_loaders'). augment: None, or "flip" (random horizontal flips of
+    the training patches: the noise of a splice survives a mirror, and no pixel is resampled).
+    Train batches are shuffled by a generator seeded with seed.
     """
     if augment not in (None, "flip"):
         raise ValueError(f"Unknown patch augment {augment!r}; use None or 'flip'.")
-    preprocessing = PatchPreprocessing(patch_size, tuple(regions))
+    preprocessing = PatchPreprocessing(patch_size, tuple(regions), tuple(mean), tuple(std))
     loaders = {}
     for name in SPLITS:
         rows = split_df[(split_df["split"] == name).to_numpy(dtype=bool)]

@@ -3,8 +3,10 @@ content, and ``ResidualInput``, which puts one in front of any model (Model 1, t
 
 A splice leaves its traces in the noise: a pasted eye was resampled, recompressed or blurred,
 so its fine-grained noise differs from the face around it, while its colours and shapes can
-look right. The filters are buffers, not parameters: no optimizer sees them, training leaves
-them as they are, and they are saved with the model's state_dict.
+look right. Feed them the file's own pixels: a resize before the filter averages that noise
+away (notebook 06 cuts its windows without resampling, ``experiments.patches.read_patches``).
+The filters are buffers, not parameters: no optimizer sees them, training leaves them as they
+are, and they are saved with the model's state_dict.
 """
 
 from __future__ import annotations

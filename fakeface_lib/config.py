@@ -39,7 +39,9 @@ class TrainConfig:
     gamma: float = 0.1  # StepLR: lr multiplier at each drop
     batch_size: int = 32  # images per batch (used by whoever builds the loaders)
     seed: int = 42  # seeds Python, NumPy and torch at the start of fit()
-    amp: bool = False  # mixed precision (autocast) on CUDA or a CPU, in amp_dtype
+    # mixed precision (autocast) in amp_dtype: None ("auto") on CUDA only (a CPU's results stay
+    # float32) | True on CUDA or a CPU | False off
+    amp: bool | None = None
     # "auto": chosen by the hardware at fit() time (training.resolve_amp_dtype): bfloat16 on GPUs
     # of compute capability >= 8.0 and CPUs with AMX/AVX512-BF16, float16 with a GradScaler on
     # older GPUs (T4), off on other CPUs | "float16" | "bfloat16": used as asked
@@ -64,6 +66,9 @@ class TrainConfig:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.weight_decay < 0 or self.momentum < 0 or self.gamma <= 0:
             raise ValueError("weight_decay and momentum must be >= 0 and gamma > 0")
+        if self.amp is not None and not isinstance(self.amp, bool):
+            raise ValueError(f"TrainConfig.amp must be None (on CUDA only), True or False, "
+                             f"got {self.amp!r}")
         if not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative int, got {self.seed!r}")
 

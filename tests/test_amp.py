@@ -204,3 +204,35 @@ def test_cudnn_benchmark_on_cuda_unless_deterministic(monkeypatch):
     assert torch.backends.cudnn.benchmark is False
     training._use_cudnn_benchmark(torch.device("cuda"))
     assert torch.backends.cudnn.benchmark is True
+
+
+AUTO = dataclasses.replace(AMP, amp=None)  # the default: mixed precision on CUDA only
+
+
+@pytest.mark.parametrize("card, dtype", [(T4, "float16"), (A100, "bfloat16")], ids=["T4", "A100"])
+def test_the_default_turns_mixed_precision_on_on_cuda(monkeypatch, card, dtype):
+    assert TrainConfig().amp is None
+    fake_gpu(monkeypatch, card)
+    assert resolve_amp_dtype(AUTO, "cuda") == dtype
+    assert run_config(AUTO, dtype) == dataclasses.replace(AUTO, amp=True, amp_dtype=dtype)
+    assert resolve_amp_dtype(dataclasses.replace(AUTO, amp=False), "cuda") is None
+
+
+def test_the_default_leaves_a_cpu_run_as_it_was(tmp_path, capsys, monkeypatch):
+    fake_cpu(monkeypatch, {"avx512_bf16", "amx_bf16"})  # even where bfloat16 would pay
+    dtype, why = amp_choice(AUTO, CPU)
+    assert dtype is None and "CUDA only" in why and "amp=True" in why
+    assert resolve_amp_dtype(AUTO, "mps") is None
+    auto = fit(fresh_model(), loaders(), AUTO, device=CPU, progress=False,
+               checkpoints=CheckpointPlan(tmp_path))
+    assert "Mixed precision" not in capsys.readouterr().out and auto.amp_dtype is None
+    off = fit(fresh_model(), loaders(), dataclasses.replace(AMP, amp=False), device=CPU,
+              progress=False, checkpoints=CheckpointPlan(tmp_path, resume=True))
+    assert "Resuming from epoch 3 of 3" in capsys.readouterr().out  # one run: amp=False recorded
+    assert auto.identity == off.identity and auto.identity["config"]["amp"] is False
+
+
+@pytest.mark.parametrize("value", [1, "auto", 0.0])
+def test_amp_is_none_true_or_false(value):
+    with pytest.raises(ValueError, match="amp must be None"):
+        TrainConfig(amp=value)

@@ -14,7 +14,7 @@ def test_defaults_follow_the_spec():
     cfg = TrainConfig()
     assert (cfg.num_epochs, cfg.lr, cfg.optimizer, cfg.momentum) == (10, 1e-3, "adam", 0.9)
     assert (cfg.weight_decay, cfg.scheduler, cfg.step_size, cfg.gamma) == (0.0, None, 7, 0.1)
-    assert (cfg.batch_size, cfg.seed, cfg.amp, cfg.patience) == (32, 42, False, None)
+    assert (cfg.batch_size, cfg.seed, cfg.amp, cfg.patience) == (32, 42, None, None)  # amp on CUDA
     assert (cfg.label_smoothing, cfg.grad_clip, cfg.monitor) == (0.0, None, "val_acc")
     assert cfg.amp_dtype == "auto"  # the hardware chooses (training.resolve_amp_dtype)
 

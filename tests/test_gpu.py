@@ -1,5 +1,6 @@
-"""On a CUDA GPU: float16 with its GradScaler and bfloat16 train and resume exactly, and a notebook
-of the series runs there in smoke mode. Skipped on machines without CUDA."""
+"""On a CUDA GPU: float16 with its GradScaler and bfloat16 train and resume exactly, the default
+config trains in mixed precision, make_loaders makes its batches there as the CPU does, and a
+notebook of the series runs there in smoke mode. Skipped on machines without CUDA."""
 
 from __future__ import annotations
 
@@ -116,6 +117,48 @@ def test_auto_picks_by_the_card(capsys):
     assert history.amp_dtype == expected
     line = capsys.readouterr().out.splitlines()[0]
     assert line.startswith(f"Mixed precision: {expected}") and torch.cuda.get_device_name() in line
+
+
+def test_the_default_config_trains_in_mixed_precision_on_the_gpu(capsys):
+    history = fit(fresh_model(), loaders(), TrainConfig(num_epochs=1, lr=0.05, seed=7),
+                  device=CUDA, progress=False)  # amp=None: on CUDA
+    assert history.amp_dtype == ("bfloat16" if NATIVE_BF16 else "float16")
+    assert capsys.readouterr().out.startswith("Mixed precision: ")
+
+
+def test_make_loaders_makes_batches_on_the_gpu_as_the_cpu_does(tmp_path, capsys):
+    """The default on CUDA (DeviceBatches) against the CPU's DataLoaders: the same order and
+    labels, the evaluation images equal, the augmented ones equal but where the GPU's
+    grid_sample and convolution round a value the other way; and fit() trains on them."""
+    from fakeface_lib.data.demo import make_demo_dataset
+    from fakeface_lib.data.device_batches import DeviceBatches
+    from fakeface_lib.data.index import index_dataset
+    from fakeface_lib.data.loaders import make_loaders
+    from fakeface_lib.data.splitting import split_dataset
+
+    root = make_demo_dataset(tmp_path / "demo", n_real=24, n_fake=24, image_size=64)
+    frame = split_dataset(index_dataset(root), fractions=(0.5, 0.25, 0.25), seed=0)
+    batches, made = {}, {}
+    for where, options in (("gpu", {}), ("cpu", {"num_workers": 0})):
+        made[where] = make_loaders(frame, batch_size=8, image_size=64, augment="report", seed=3,
+                                   progress=False, **options)
+        torch.manual_seed(5)
+        batches[where] = {split: [(x.cpu(), y.cpu()) for x, y in made[where][split]]
+                          for split in ("train", "val")}
+    assert isinstance(made["gpu"]["train"], DeviceBatches) and made["gpu"]["val"].device == CUDA
+    for split in ("train", "val"):
+        gpu, cpu = batches["gpu"][split], batches["cpu"][split]
+        assert [y.tolist() for _, y in gpu] == [y.tolist() for _, y in cpu]
+        gpu, cpu = torch.cat([x for x, _ in gpu]), torch.cat([x for x, _ in cpu])
+        if split == "val":
+            torch.testing.assert_close(gpu, cpu, rtol=0, atol=1e-6)
+        else:  # one grey level is 2/255 after Normalize(0.5, 0.5)
+            assert ((gpu - cpu).abs() > 1.5 * 2 / 255).float().mean() < 0.01
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, stride=4), nn.ReLU(), nn.Flatten(),
+                          nn.Linear(8 * 16 * 16, 2))
+    history = fit(model, made["gpu"], TrainConfig(num_epochs=2, lr=0.01, seed=0), device=CUDA,
+                  progress=False)
+    assert len(history) == 2 and history.amp_dtype is not None
 
 
 @pytest.mark.slow

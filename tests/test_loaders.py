@@ -19,7 +19,7 @@ from fakeface_lib.data.loaders import FaceDataset, default_num_workers, make_loa
 from fakeface_lib.data.preprocessing import ImageReadError, Preprocessing, load_image
 from fakeface_lib.data.regions import FACE_CROP
 from fakeface_lib.data.splitting import split_dataset
-from fakeface_lib.data.transforms import IMAGENET_MEAN, IMAGENET_STD, denormalize
+from fakeface_lib.data.transforms import IMAGENET_MEAN, IMAGENET_STD, denormalize, get_transform
 
 SIZE = 32
 N_REAL, N_FAKE = 14, 12
@@ -182,11 +182,15 @@ def test_loaders_on_a_cpu_have_no_workers_and_no_pinned_memory(split_df, monkeyp
 def test_loaders_on_cuda_feed_the_gpu(split_df, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # built, never iterated here
     monkeypatch.setattr(loaders_module.os, "cpu_count", lambda: 2)
-    augmented = make_loaders(split_df, batch_size=4, image_size=SIZE, augment="mild")
-    assert workers_of(augmented) == {"train": (2, True, False), "val": (0, True, False),
-                                     "test": (0, True, False)}
-    plain = make_loaders(split_df, batch_size=4, image_size=SIZE)
-    assert {n for n, _, _ in workers_of(plain).values()} == {0}
+    on_gpu = make_loaders(split_df, batch_size=4, image_size=SIZE, augment="mild")
+    assert {(type(loader).__name__, loader.device.type) for loader in on_gpu.values()} == {
+        ("DeviceBatches", "cuda")}  # the default on CUDA (tests/test_device_batches.py)
+    mild = get_transform("mild")
+    own = make_loaders(split_df, batch_size=4, image_size=SIZE, augment=lambda x: mild(x))
+    assert workers_of(own) == {"train": (2, True, False), "val": (0, True, False),
+                               "test": (0, True, False)}
+    uncached = make_loaders(split_df, batch_size=4, image_size=SIZE, cache=False)
+    assert {n for n, _, _ in workers_of(uncached).values()} == {2}
     explicit = make_loaders(split_df, batch_size=4, image_size=SIZE, augment="mild", num_workers=0)
     assert {n for n, _, _ in workers_of(explicit).values()} == {0}
     kept = make_loaders(split_df, batch_size=4, image_size=SIZE, augment="mild", num_workers=1,

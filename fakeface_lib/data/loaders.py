@@ -1,6 +1,6 @@
 """FaceDataset (decode and resize every image once, as a ``Preprocessing`` says, into a uint8
-RAM cache) and make_loaders, which turns a split DataFrame into seeded train/val/test DataLoaders
-(with worker processes and pinned memory where they keep a GPU fed).
+RAM cache) and make_loaders, which turns a split DataFrame into seeded train/val/test loaders:
+on CUDA batches made on the GPU (DeviceBatches), elsewhere DataLoaders.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from fakeface_lib.config import SPLITS
 from fakeface_lib.data.batches import StackedSamples, collate
+from fakeface_lib.data.device_batches import DeviceBatches, batch_device
 from fakeface_lib.data.preprocessing import (
     Crop,
     Preprocessing,
@@ -162,9 +163,9 @@ def make_loaders(split_df: pd.DataFrame, batch_size: int = 32, image_size: int |
                  num_workers: int | None = None, seed: int = 0,
                  mean: Sequence[float] | None = None, std: Sequence[float] | None = None, *,
                  progress: bool | None = None, crop: Crop | str | None = None,
-                 preprocessing: Preprocessing | None = None,
-                 persistent_workers: bool = False) -> dict[str, DataLoader]:
-    """DataLoaders {"train", "val", "test"} of (images (N, 3, S, S) float32, labels (N,) int64).
+                 preprocessing: Preprocessing | None = None, persistent_workers: bool = False,
+                 device: torch.device | str | None = None) -> dict[str, DataLoader | DeviceBatches]:
+    """Loaders {"train", "val", "test"} of (images (N, 3, S, S) float32, labels (N,) int64).
 
     ``preprocessing`` (a ``Preprocessing``) says how images are decoded, cropped, resized and
     normalised; without it one is built from ``image_size`` (default 128), ``crop`` (None,
@@ -174,13 +175,19 @@ def make_loaders(split_df: pd.DataFrame, batch_size: int = 32, image_size: int |
     "mild", "strong_blur" or a transform of uint8 (3, S, S) images that ends normalised) applies
     to the train loader only; val/test use ``preprocessing.transform()`` and keep frame order.
     Train batches are shuffled with ``torch.Generator().manual_seed(seed)``. With ``cache``
-    every image is decoded once, eagerly, here (see FaceDataset). On CUDA batches come in
-    pinned memory.
+    every image is decoded once, eagerly, here (see FaceDataset).
 
-    ``num_workers``: worker processes per loader; None chooses per split
+    ``device``: where batches are made. None: on CUDA when a GPU is there (``DeviceBatches``:
+    the cache copied to the GPU once, each batch indexed, augmented and normalised there, the
+    same images, order and augmentation as the DataLoaders), unless ``num_workers`` is given,
+    ``cache`` is off or ``augment`` is a callable of your own; elsewhere DataLoaders, as
+    always. A device named (``"cpu"`` included) gets DeviceBatches there.
+
+    ``num_workers``: DataLoader worker processes per loader; None chooses per split
     (:func:`default_num_workers`: 0 on a CPU, so CPU runs are what they always were; on CUDA
     up to 2 for the augmented train loader, and for every loader without ``cache``); an int
-    is used for every loader. Without workers the random augmentations draw
+    is used for every loader (and asks for DataLoaders on CUDA too). On CUDA DataLoader
+    batches come in pinned memory. Without workers the random augmentations draw
     from torch's global RNG (seed it with seed_everything); in workers, from each worker's own
     RNG, seeded from the loader's generator and the worker's number. So a run repeats, and
     resumes, exactly for a given number of workers, but augments differently with another
@@ -200,6 +207,7 @@ def make_loaders(split_df: pd.DataFrame, batch_size: int = 32, image_size: int |
     transforms = {"train": train_transform, "val": preprocessing.transform(),
                   "test": preprocessing.transform()}
     size, cuda = preprocessing.image_size, torch.cuda.is_available()
+    target = batch_device(device, num_workers=num_workers, cache=cache, transform=train_transform)
     loaders = {}
     for name in SPLITS:
         rows = split_df[(split_df["split"] == name).to_numpy(dtype=bool)]
@@ -208,6 +216,11 @@ def make_loaders(split_df: pd.DataFrame, batch_size: int = 32, image_size: int |
                               batched_transform=batched, progress=progress,
                               desc=f"Caching {name} images ({size}px)",
                               preprocessing=preprocessing)
+        if target is not None:
+            generator = torch.Generator().manual_seed(seed) if name == "train" else None
+            loaders[name] = DeviceBatches(dataset, batch_size, target, shuffle=name == "train",
+                                          generator=generator)
+            continue
         workers = num_workers if num_workers is not None else default_num_workers(
             name, augmented=augment is not None, cached=cache, cuda=cuda)
         loaders[name] = _data_loader(dataset, name, batch_size, seed, workers, cuda=cuda,

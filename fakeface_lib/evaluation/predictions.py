@@ -33,7 +33,7 @@ def predict(model: nn.Module, loader: Iterable,
     (make_loaders' val/test loaders keep frame order). Positive class: training_fake (0).
     """
     sampler = getattr(loader, "sampler", None)
-    if isinstance(sampler, torch.utils.data.RandomSampler):
+    if isinstance(sampler, torch.utils.data.RandomSampler) or getattr(loader, "shuffle", False):
         raise ValueError("predict() needs an unshuffled loader (shuffle=False), such as "
                          "make_loaders(...)['test'], to join predictions to the frame.")
     if device is not None:

@@ -1,5 +1,6 @@
 """Mixed precision: which dtype a run trains in on this hardware, autocast, and the GradScaler.
 
+TrainConfig.amp None (the default) turns it on on CUDA only, True on CUDA and CPUs, False off.
 amp_dtype "auto" picks bfloat16 where the hardware computes it natively (a GPU of compute
 capability 8.0 or more, a CPU with AMX or AVX512-BF16) and float16 with a GradScaler on older
 GPUs such as Colab's T4; fit() prints the choice and records it with the run.
@@ -36,6 +37,7 @@ def autocast_context(device: torch.device | str, amp: bool,
 def amp_choice(cfg: TrainConfig, device: torch.device | str) -> tuple[str | None, str]:
     """The dtype mixed precision uses for cfg on device (None: off), and why, in words.
 
+    cfg.amp None (the default) asks for it on CUDA only, True on CUDA and CPUs; False never.
     amp_dtype "auto" picks bfloat16 where the hardware computes it natively (a GPU of compute
     capability >= 8.0; a CPU with AMX or AVX512-BF16), float16 with a GradScaler on older GPUs
     (a T4 is 7.5: ``torch.cuda.is_bf16_supported()`` can say True there, as it only emulates
@@ -43,10 +45,13 @@ def amp_choice(cfg: TrainConfig, device: torch.device | str) -> tuple[str | None
     on a CPU, which autocast_context never applies (it is slow there).
     """
     kind = torch.device(device).type
-    if not cfg.amp:
+    if cfg.amp is False:
         return None, "off (TrainConfig.amp is False)"
     if kind == "cuda":
         return _cuda_amp_choice(cfg.amp_dtype, torch.device(device))
+    if cfg.amp is None:
+        return None, (f"off (TrainConfig.amp=None turns it on on CUDA only; amp=True asks for "
+                      f"it on {kind})")
     if kind == "cpu":
         return _cpu_amp_choice(cfg.amp_dtype)
     return None, f"off (autocast is used on CUDA and CPUs, not on {kind})"
@@ -94,7 +99,8 @@ def make_scaler(amp_dtype: str | None, device: torch.device | str) -> torch.amp.
 
 
 def run_config(cfg: TrainConfig, amp_dtype: str | None) -> TrainConfig:
-    """cfg as a run trains it: amp_dtype resolved where amp is on, amp=False where it is off."""
+    """cfg as a run trains it: amp=True and amp_dtype resolved where it is on, amp=False where
+    it is off (so amp=None, the default, leaves a CPU run's config as amp=False always did)."""
     if amp_dtype is None:
-        return dataclasses.replace(cfg, amp=False) if cfg.amp else cfg
-    return dataclasses.replace(cfg, amp_dtype=amp_dtype)
+        return dataclasses.replace(cfg, amp=False) if cfg.amp is not False else cfg
+    return dataclasses.replace(cfg, amp=True, amp_dtype=amp_dtype)

@@ -94,7 +94,8 @@ def fit(model: nn.Module, loaders: Mapping[str, Any], cfg: TrainConfig, *,
     (other data, model, preprocessing or recipe) starts afresh in a folder of its own and says
     how it differs from the runs already there. None, or a plan without a folder: no checkpoints.
 
-    With cfg.amp, mixed precision runs in the dtype resolve_amp_dtype picks for this device
+    With cfg.amp (None, the default: on CUDA only; True: on CUDA and CPUs), mixed precision
+    runs in the dtype resolve_amp_dtype picks for this device
     (one printed line says which and why); the checkpoint's config and the run identity hold
     that resolved dtype (amp=False where it is off), so an "auto" run made on a T4 (float16)
     never resumes as one made on an A100 (bfloat16), and ``history.amp_dtype`` records it.
@@ -136,7 +137,7 @@ def _prepare_run(model: nn.Module, loaders: Mapping[str, Any], cfg: TrainConfig,
                  device: torch.device, optimizer: Any) -> tuple[TrainConfig, dict[str, Any], History]:
     """The run config (mixed precision resolved), the checkpointed objects, an empty history."""
     amp_dtype, why = amp_choice(cfg, device)
-    if cfg.amp:
+    if cfg.amp or amp_dtype is not None:  # amp=None: said where it turns on (CUDA)
         print(f"Mixed precision: {why}")
     run_cfg = run_config(cfg, amp_dtype)
     model.to(device)

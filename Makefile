@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 # CPU-sized epochs for the demo: each notebook's recipe (10, 20, 30 ...) times this factor, rounded,
 # at least 1 (every run 1 epoch), Model 2 under mixed precision where the CPU computes bfloat16
-# natively (DEMO_AMP; off by itself elsewhere), and notebook 03's leak experiment (two runs over
+# natively (DEMO_AMP; off by itself elsewhere), and notebook 03b's leak experiment (two runs over
 # 4x copies) on Model 1, which stands in for Model 2 there as in smoke mode and says so.
 # Measured by benchmarks/bench_make_demo.py (results.md): see the figures there.
 DEMO_EPOCHS_SCALE ?= 0.04

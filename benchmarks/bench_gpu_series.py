@@ -76,7 +76,7 @@ SAMPLE_SECONDS = 0.5
 # training images each notebook processes over bench_throughput.py's H100 figures, plus Model 2's
 # checkpoint writes; used only to decide whether a notebook can still fit in the budget.
 ESTIMATE_SECONDS = {"00_preprocessing": 30, "01_model1": 30, "02_model2_1": 60,
-                    "03_model2_2_augmentation": 150, "04_resnet18_finetuning": 75,
+                    "03a_model2_2_augmentation": 90, "03b_the_leak": 75, "04_resnet18_finetuning": 75,
                     "05_results_and_explanations": 45}
 NOTES = ("No pretrained weights", "Training Model 1 here", "trains a stand-in", "Training a stand-in")
 NOT_RUN, STOPPED = "not run (time box)", "stopped (time box)"

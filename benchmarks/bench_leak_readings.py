@@ -3,7 +3,7 @@
 The report prints its transforms and the sizes 6531 / 816 / 817, not the code that made its four
 copies of every photograph. "fixed": each copy one seeded draw, made once (``make_copies``), as if
 the augmented dataset had been saved; "fresh": a new draw at every access, as a transform attached
-to a dataset concatenated four times and cut by ``random_split`` gives (notebook 03 writes those
+to a dataset concatenated four times and cut by ``random_split`` gives (notebook 03b writes those
 lines out). Each reading is trained on the report's leaky split and on the same copies split by
 source image (the canonical split), so its leak is the gap between the two. Model 1 (cheap on a
 CPU) with the Model 2.2 recipe (AdaDelta, lr 0.1) and the report's augmentation preset. Results go
@@ -41,7 +41,7 @@ from fakeface_lib.utils import get_device, seed_everything
 ROOT = Path(__file__).resolve().parents[1]
 REAL_DATA = Path(os.environ.get("FAKEFACE_REAL_DATA", ROOT.parent / "shared/data/real_and_fake_face_160"))
 PROTOCOLS = ("leaky", "by_source")
-SPLIT_SEED = 42  # the copies' split, the same for every training seed (notebook 03's SEED)
+SPLIT_SEED = 42  # the copies' split, the same for every training seed (notebook 03b's SEED)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -96,7 +96,7 @@ ATTEMPTS = {
     "model1_region_aux": ("Model 1 + auxiliary loss on the edited regions (weight 0.5)", "model1",
                           MODEL1_RECIPE, {"region_aux": 0.5}),
 }
-# The lessons' controls (notebooks 01-03): one change each against the report's recipe.
+# The lessons' controls (notebooks 01-03a): one change each against the report's recipe.
 LESSONS = {
     # Model 2.1's collapse and its remedy: the same network and budget, Adam at a tenth of the lr.
     "model2_1_lr1e-4": ("Model 2.1, Adam lr 1e-4 (stops after 5 epochs without progress)", "model2",

@@ -238,14 +238,14 @@ def leak_table(runs: list[dict]) -> list[str]:
     return out
 
 
-# The lessons' controls (notebooks 01-03): each table changes one thing against a recipe.
+# The lessons' controls (notebooks 01-03a): each table changes one thing against a recipe.
 LESSONS = [
     ("Model 2.1's collapse and its remedy (notebook 02)",
      "The report's recipe (Adam, lr 0.001) against a tenth of its learning rate, the same network "
      "and budget. A collapsed run answers one class for every image: its balanced accuracy is "
      "50 % and its ROC AUC 0.5.",
      ["model2_1@bf16-CPU", "model2_1_lr1e-4@bf16-CPU"]),
-    ("Model 2.1 to 2.2, one change at a time (notebook 03)",
+    ("Model 2.1 to 2.2, one change at a time (notebook 03a)",
      "Adam without augmentation (Model 2.1), AdaDelta at lr 0.1 without augmentation (the "
      "control), AdaDelta with the report's augmentation (Model 2.2): each row changes one thing.",
      ["model2_1@bf16-CPU", "model2_adadelta_noaug@bf16-CPU", "model2_2@bf16-CPU"]),
@@ -474,14 +474,14 @@ def drive_budget_section(record: dict) -> list[str]:
             "whose every written byte counts, replaced and deleted versions included (Drive's Trash "
             "keeps them against the quota). Measured in smoke mode on the demo data with checkpoints "
             "on (Model 2 at its real 134 M parameters, kept on the runtime's disk by "
-            "`checkpoint_plan`; in smoke mode notebook 03's leak runs use Model 1 as a stand-in, so "
+            "`checkpoint_plan`; in smoke mode notebook 03b's leak runs (notebook 03's, before it was split) use Model 1 as a stand-in, so "
             "their checkpoints went to Drive). The full recipe is worked out from it: results, "
             "predictions and half-precision weights as measured (their size hardly depends on the "
             "epochs), plus, for each run whose checkpoint goes to Drive (Model 1's two runs, "
             f"ResNet18's two), {record['drive_writes_per_run']} writes of `colab.checkpoint_size()` "
             "(weights, the optimizer's buffers and the best weights: an upper bound) whatever the "
-            "epochs, and one of them left at the end. Model 2's checkpoints (all of notebooks 02 "
-            f"and 03 at the recipe) exceed {record['drive_checkpoint_limit_mib']:.0f} MiB and never "
+            "epochs, and one of them left at the end. Model 2's checkpoints (all of notebooks 02, "
+            f"03a and 03b at the recipe) exceed {record['drive_checkpoint_limit_mib']:.0f} MiB and never "
             "go to Drive.", "",
             "| notebook | demo, smoke: written (MiB) | full recipe: written (MiB) | full recipe: left (MiB) | "
             "runs checkpointed on Drive |", "|---|---|---|---|---|"]
@@ -655,7 +655,7 @@ def leak_readings_section(record: dict) -> list[str]:
             f"\"{record['augment']}\"), copies split with seed {record['split_seed']}; "
             f"{len(seeds)} training seed(s): {', '.join(map(str, seeds))}. \"fixed\": each copy one "
             "seeded draw made once; \"fresh\": a new draw at every access (a transform attached to "
-            "the dataset, as notebook 03's lines). \"leaky\": the report's random split of the "
+            "the dataset, as notebook 03b's lines). \"leaky\": the report's random split of the "
             "copies; \"by source\": the same copies, every copy in its photograph's canonical split. "
             "The leak is the gap between the two, seed by seed.", "",
             "| copies drawn | protocol | seeds | test accuracy | balanced accuracy | ROC AUC "
@@ -707,7 +707,7 @@ def leak_readings_section(record: dict) -> list[str]:
             f"\"{record['augment']}\"), copies split with seed {record['split_seed']}; "
             f"{len(seeds)} training seed(s): {', '.join(map(str, seeds))}. \"fixed\": each copy one "
             "seeded draw made once; \"fresh\": a new draw at every access (a transform attached to "
-            "the dataset, as notebook 03's lines). \"leaky\": the report's random split of the "
+            "the dataset, as notebook 03b's lines). \"leaky\": the report's random split of the "
             "copies; \"by source\": the same copies, every copy in its photograph's canonical split. "
             "The leak is the gap between the two, seed by seed. A run whose balanced accuracy is "
             "50 % answered one class for every test item.", "",

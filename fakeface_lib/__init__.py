@@ -5,7 +5,7 @@ loaders), ``models/`` (the report's CNNs, ResNet18), ``training/`` (the loop not
 out, fit(), checkpoints), ``evaluation/`` (prediction frames, metrics, saved runs, diagnostics,
 explanations), ``plots``, ``setup`` (a notebook's first cell) and ``colab`` (where things are
 saved). Chapter material is imported from its own module in the notebook that teaches it:
-``experiments/`` (the leak of notebook 03, the attempts of notebook 06), ``quiz/``, and the
+``experiments/`` (the leak of notebook 03b, the attempts of notebook 06), ``quiz/``, and the
 chapter-level parts of the subpackages. The notebook runner and its CLI live apart, in
 ``fakeface_lib.runner`` (``python -m fakeface_lib.runner run``).
 

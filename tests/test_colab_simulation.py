@@ -38,8 +38,8 @@ def test_each_notebook_on_its_own_machine_finds_the_others_results_on_drive(exec
     assert "Loaded notebook 01's Model 1 from" in out and "Training Model 1 here" not in out
     saved = load_runs(drive / "results" / "smoke-demo")  # what notebooks 01-04 saved
     assert f"Comparing {len(saved)} run(s) on demo data, SMOKE runs" in out
-    for name in ("00_preprocessing", "01_model1", "02_model2_1", "03_model2_2_augmentation",
-                 "04_resnet18_finetuning", "06_spot_the_fake"):
+    for name in ("00_preprocessing", "01_model1", "02_model2_1", "03a_model2_2_augmentation",
+                 "03b_the_leak", "04_resnet18_finetuning", "06_spot_the_fake"):
         assert "Mounted at" in _outputs(base, name), f"{name} did not mount Drive"
     quiz = _outputs(base, "06_spot_the_fake")  # the quiz's opponent comes from Drive too
     assert "chosen on validation" in quiz and "stand-in" not in quiz
@@ -53,6 +53,7 @@ def test_drive_stays_within_the_budget_and_model2_never_goes_there(executed_seri
     assert use.total_written <= DRIVE_WRITTEN_BUDGET, use.written
     assert use.left <= DRIVE_LEFT_BUDGET
     assert use.written["02_model2_1"] < 10 * 2**20  # results only: Model 2's state is local
+    assert use.written["03a_model2_2_augmentation"] < 10 * 2**20  # three Model 2 runs, results only
     assert 0 < use.written["06_spot_the_fake"] < 2**20  # the quiz's answers, summary and section 7's predictions: kB
     assert use.written["01_model1"] > 100 * 2**20  # Model 1's checkpoint does go to Drive
     checkpoints = base / "drive" / "fakeface" / "checkpoints"

@@ -1,5 +1,6 @@
 """The report's leaky protocol: copies, split sizes, leaked fraction, fixed and fresh copies,
-loaders; and notebook 03's plain PyTorch lines, which split exactly as the library does."""
+loaders, the experiment's network; and notebook 03b's plain PyTorch lines, which split exactly as
+the library does."""
 
 from __future__ import annotations
 
@@ -14,14 +15,15 @@ import torch
 from torch.utils.data import ConcatDataset, random_split
 
 import fakeface_lib.data.loaders as loaders_module
+from fakeface_lib.config import MODEL1_RECIPE, MODEL2_2_RECIPE
 from fakeface_lib.data.index import index_dataset
 from fakeface_lib.data.splitting import split_dataset
 from fakeface_lib.experiments.leak import (
-    AugmentedCopies, FreshCopies, cache_sources, copy_seed, leaked_fraction, make_copies,
-    make_leaky_loaders, report_leaky_split, report_split_sizes,
+    AugmentedCopies, FreshCopies, cache_sources, copy_seed, leak_network, leaked_fraction,
+    make_copies, make_leaky_loaders, report_leaky_split, report_split_sizes,
 )
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "03_model2_2_augmentation.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "03b_the_leak.ipynb"
 
 
 def fake_index(n: int) -> pd.DataFrame:
@@ -194,8 +196,8 @@ def _runnable(source: str) -> str:
     return re.sub(r"^(\s*)[%!].*$", r"\1pass", source, flags=re.M)
 
 
-def test_notebook_03_writes_out_the_split_the_library_makes(demo_sources):
-    """Notebook 03's plain PyTorch lines (ConcatDataset of the augmented photographs, then
+def test_notebook_03b_writes_out_the_split_the_library_makes(demo_sources):
+    """Notebook 03b's plain PyTorch lines (ConcatDataset of the augmented photographs, then
     random_split) put every item where report_leaky_split does, and serve the same pictures
     as the library's fresh reading for the same seed."""
     nb = nbformat.read(NOTEBOOK, as_version=4)
@@ -223,3 +225,16 @@ def test_notebook_03_writes_out_the_split_the_library_makes(demo_sources):
         torch.manual_seed(k)
         image, label = test_set[k]
         assert torch.equal(image, expected[0]) and label == expected[1]
+
+
+def test_the_leak_network_is_model2_with_model1_standing_in_for_smoke_runs(capsys):
+    full = leak_network("model2")
+    assert (full.model, full.recipe, full.name, full.suffix) == ("model2", MODEL2_2_RECIPE, "Model 2", "")
+    assert capsys.readouterr().out == ""
+    stand_in = leak_network("model2", smoke=True)
+    assert (stand_in.model, stand_in.recipe) == ("model1", MODEL1_RECIPE)
+    assert stand_in.suffix == " (Model 1 stand-in)" and "standing in" in stand_in.name
+    assert "Model 1 stands in for Model 2" in capsys.readouterr().out
+    assert leak_network("model1").recipe == MODEL1_RECIPE  # make demo's choice, said by its title
+    with pytest.raises(ValueError, match="model2"):
+        leak_network("resnet18")

@@ -26,7 +26,7 @@ import fakeface_lib
 from fakeface_lib.colab import GITHUB_REPO, INSTALL_SPEC, RELEASE, colab_url
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
 # Imported only by `python -m fakeface_lib.runner run`: its needs are the runner extra.
 RUNNER = ROOT / "fakeface_lib" / "runner"  # the runner's package: its own extra
 # The runner's needs that nothing imports: papermill's kernel, pandas' to_markdown.
@@ -179,7 +179,7 @@ INSTALL_HEADER = [
 
 
 def test_the_series_exists():
-    assert len(NOTEBOOKS) >= 6, f"notebooks/[0-9][0-9]_*.ipynb: found {NOTEBOOKS}"
+    assert len(NOTEBOOKS) >= 6, f"notebooks/[0-9][0-9]*_*.ipynb: found {NOTEBOOKS}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -138,7 +138,7 @@ def test_choose_best_never_ranks_runs_validated_on_different_images(tmp_path):
     for name, val_acc, images, files, extra in (
             ("plain_a", 0.60, 4, "plainval", None), ("plain_b", 0.65, 4, "plainval", None),
             ("plain_c", 0.55, 4, "plainval", None),
-            ("copies", 0.95, 16, "copiesval", {"copies": 4}),  # notebook 03's copies by source
+            ("copies", 0.95, 16, "copiesval", {"copies": 4}),  # notebook 03b's copies by source
             ("other_split", 0.90, 6, "otherval", None),  # another split (another seed)
             ("one_copy", 0.99, 4, "plainval", {"copies": 1})):  # plain images' names, augmented
         save_run(tmp_path, name, title=name, model=model, history=_history(val_acc, images, files),

@@ -13,8 +13,8 @@ import pytest
 
 from fakeface_lib.runner.__main__ import main
 from fakeface_lib.runner.series import (
-    NotebookFailed, RunOptions, execute_notebook, notebook_parameters, resolve_data, run_series,
-    scaled_epochs, series_notebooks,
+    NotebookFailed, RunOptions, check_overrides, execute_notebook, notebook_parameters,
+    parse_override, resolve_data, run_series, scaled_epochs, series_notebooks,
 )
 from fakeface_lib.runner.runs import prune_runs, run_folders, usage_note
 
@@ -197,6 +197,21 @@ def test_set_reaches_only_the_notebooks_that_declare_it(tmp_path, monkeypatch):
     assert main(["run", "--set", "EXPERIMENT_MODEL=model1", "--set", "COPIES=2",
                  "--set", "LEAK_EPOCHS=None"]) == 0
     assert seen[0].overrides == {"EXPERIMENT_MODEL": "model1", "COPIES": 2, "LEAK_EPOCHS": None}
+
+
+def test_the_series_runs_in_course_order_and_make_demo_sets_what_it_declares():
+    """03a before 03b, between 02 and 04; every --set of the Makefile's DEMO_SET is declared, the
+    leak experiment's network by the leak notebook."""
+    import papermill as pm
+
+    root = Path(__file__).resolve().parents[1]
+    names = [p.stem for p in series_notebooks(root / "notebooks")]
+    assert names[2:6] == ["02_model2_1", "03a_model2_2_augmentation", "03b_the_leak", "04_resnet18_finetuning"]
+    demo_set = re.search(r"^DEMO_SET \?= (.*)$", (root / "Makefile").read_text(), re.M).group(1)
+    overrides = dict(parse_override(text) for text in re.findall(r"--set (\S+)", demo_set))
+    assert overrides == {"EXPERIMENT_MODEL": "model1"}
+    check_overrides(series_notebooks(root / "notebooks"), overrides)
+    assert "EXPERIMENT_MODEL" in pm.inspect_notebook(str(root / "notebooks" / "03b_the_leak.ipynb"))
 
 
 @pytest.mark.parametrize("text", ["EXPERIMENT_MODEL", "=model1", "2x=1"])

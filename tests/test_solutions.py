@@ -1,6 +1,6 @@
 """Every exercise has a hint or an expected outcome, a cost, and a solution that runs.
 
-Chapter notebook ``notebooks/NN_name.ipynb`` ends with a "## Exercises" cell of numbered items;
+Chapter notebook ``notebooks/NN_name.ipynb`` (or ``NNa_name``) ends with a "## Exercises" cell of numbered items;
 each item says ``*Hint:*`` or ``*Expect:*`` and ``*Cost:* about N min on a T4``. Its solutions
 are ``notebooks/solutions/NN_name_solutions.ipynb``, one "## Exercise k" section per item,
 run here in smoke mode through the series runner, as ``make demo`` runs the chapters.
@@ -17,7 +17,7 @@ import pytest
 from fakeface_lib.colab import colab_url
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTERS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+CHAPTERS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
 SOLUTIONS = ROOT / "notebooks" / "solutions"
 
 

@@ -6,7 +6,7 @@ and what the figure is. ``REPORT_LOGS`` holds the three training logs, one tuple
 line. What the series derives from them (test accuracies from the matrices, the pooled
 "overall" 94.8 %, the batch counts the log implies) is computed here, from those numbers, by
 ``pooled_overall`` and ``implied_batches``. ``compare_with_report`` writes the paragraph that
-closes notebooks 01-03.
+closes notebooks 01, 02 and 03a.
 """
 
 from __future__ import annotations

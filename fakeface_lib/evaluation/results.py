@@ -170,7 +170,7 @@ def validation_set(run: dict) -> dict | None:
 
     ``images`` and ``files`` are the count and digest of the validation images' names, labels
     and sizes (``identity.data_identity``, which fit() records); ``copies`` is the number of
-    augmented copies per photograph of notebook 03's runs on copies (None: plain images).
+    augmented copies per photograph of notebook 03b's runs on copies (None: plain images).
     A run saved with ``validated_on`` keeps it; older files derive it from their identity.
     """
     if run.get("validated_on"):

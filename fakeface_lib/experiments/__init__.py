@@ -1,4 +1,4 @@
-"""The chapters' experiments: the leak of notebook 03 (leak) and notebook 06's attempts at honest
+"""The chapters' experiments: the leak of notebook 03b (leak) and notebook 06's attempts at honest
 detection (attempts, attempt_files, attempt_report, patches).
 
 Modules only; each name is imported from the module that defines it.

@@ -7,6 +7,7 @@ detector's accuracy: its test set holds augmented copies of training images.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -14,13 +15,42 @@ import torch
 from torch.utils.data import DataLoader, Dataset, random_split
 from torchvision.transforms import v2
 
-from fakeface_lib.config import SPLITS
+from fakeface_lib.config import MODEL1_RECIPE, MODEL2_2_RECIPE, SPLITS, TrainConfig
 from fakeface_lib.data.loaders import FaceDataset
 from fakeface_lib.data.splitting import check_fractions
 from fakeface_lib.data.transforms import REPORT_MEAN, REPORT_STD, eval_transform, get_transform
 
 REPORT_COPIES = 4  # 2041 images -> 8164 items (6531 train, 816 val, 817 test) in the report
 DRAWS = ("fixed", "fresh")  # how the copies are drawn: once each, or anew at every access
+
+
+@dataclass(frozen=True)
+class LeakNetwork:
+    """The network the leak experiment trains: the report's Model 2, or Model 1 standing in."""
+
+    model: str  # build_model's name: "model2" (the report's) or "model1" (the stand-in)
+    recipe: TrainConfig  # its recipe: MODEL2_2_RECIPE, or MODEL1_RECIPE for the stand-in
+
+    @property
+    def name(self) -> str:
+        return "Model 2" if self.model == "model2" else "Model 1, standing in for Model 2"
+
+    @property
+    def suffix(self) -> str:
+        """What a run's title adds: nothing for Model 2, " (Model 1 stand-in)" otherwise."""
+        return "" if self.model == "model2" else " (Model 1 stand-in)"
+
+
+def leak_network(model: str = "model2", *, smoke: bool = False) -> LeakNetwork:
+    """The leak experiment's network: ``model`` ("model2" or "model1") and its recipe; in smoke
+    mode Model 1 stands in for Model 2 (two runs of 134 M parameters over the copies take
+    minutes on a CPU), said in one line."""
+    if model not in ("model1", "model2"):
+        raise ValueError(f"the leak experiment trains 'model2' (the report's) or 'model1', not {model!r}")
+    if smoke and model == "model2":
+        print("SMOKE run: Model 1 stands in for Model 2 in the leak experiment (a full run uses Model 2).")
+        model = "model1"
+    return LeakNetwork(model, MODEL2_2_RECIPE if model == "model2" else MODEL1_RECIPE)
 
 
 def report_leaky_split(frame: pd.DataFrame, copies: int = REPORT_COPIES,
@@ -33,7 +63,7 @@ def report_leaky_split(frame: pd.DataFrame, copies: int = REPORT_COPIES,
     ``source`` is the photograph's position in ``frame``. group_by_source=False is the report's
     protocol: torch's ``random_split`` of all the items, sized as the report's (train int(0.8 N),
     val int(0.1 N), test the rest), with ``torch.Generator().manual_seed(seed)``: row j lands where
-    random_split puts item j (notebook 03 writes those lines out). group_by_source=True is the
+    random_split puts item j (notebook 03b writes those lines out). group_by_source=True is the
     honest counterpart: every copy of a photograph lands in one split, the photograph's own
     "split" if ``frame`` has one (e.g. canonical_split's), else a random_split of the photographs.
     """

@@ -16,7 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      description="Run the fakeface notebook series.",
                                      allow_abbrev=False)
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="execute notebooks 00-05 and write report.md/report.html",
+    run = sub.add_parser("run", help="execute notebooks 00-06 and write report.md/report.html",
                          allow_abbrev=False)
     run.add_argument("--data", default="demo",
                      help="demo (default, offline), kaggle, a Google Drive file id or link, a .zip or a "

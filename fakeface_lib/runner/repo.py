@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SERIES_PATTERN = "[0-9][0-9]_*.ipynb"  # the numbered notebooks of the series
+SERIES_PATTERN = "[0-9][0-9]*_*.ipynb"  # the numbered notebooks of the series: 00_*, 01_* ... 03a_*, 03b_*
 
 
 def find_repo(start: str | Path | None = None) -> Path:

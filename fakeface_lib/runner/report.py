@@ -75,7 +75,7 @@ def _data_section(results_dir: Path) -> list[str]:
     lines = [f"- {key.replace('_', ' ')}: {value}" for key, value in summary.items()]
     leak = load_summary(results_dir, "leak")
     if leak:
-        lines += [f"- leak experiment (notebook 03): {k.replace('_', ' ')}: {v}" for k, v in leak.items()]
+        lines += [f"- leak experiment (notebook 03b): {k.replace('_', ' ')}: {v}" for k, v in leak.items()]
     return lines
 
 

@@ -40,7 +40,7 @@ class RunOptions:
     epochs_scale: float = 1.0          # multiplies each notebook's own EPOCHS
     seed: int = 42
     data_dir: Path | None = None       # default <repo>/data
-    notebooks: list[Path] = field(default_factory=list)  # default: <repo>/notebooks/[0-9][0-9]_*.ipynb
+    notebooks: list[Path] = field(default_factory=list)  # default: <repo>/notebooks/[0-9][0-9]*_*.ipynb
     checkpoints: bool | None = None    # None: off with smoke, the notebook's default otherwise
     amp: bool = False                  # AMP=True for the notebooks that declare it (Model 2's)
     repo: Path | None = None           # the checkout (default: found from the current folder)

@@ -294,8 +294,8 @@ def _indent(text: str, n: int) -> str:
 
 
 def cmd_run(keep: bool, only: list[str]) -> int:
-    chapters = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-    solutions = sorted((NOTEBOOKS / "solutions").glob("[0-9][0-9]_*.ipynb"))
+    chapters = sorted(NOTEBOOKS.glob("[0-9][0-9]*_*.ipynb"))
+    solutions = sorted((NOTEBOOKS / "solutions").glob("[0-9][0-9]*_*.ipynb"))
     notebooks = [p for p in chapters + solutions if not only or any(s in p.stem for s in only)]
     # ipykernel 6's debugger (debugpy) otherwise prints a note on Python's frozen modules into
     # this terminal at every kernel start; no notebook shows it.

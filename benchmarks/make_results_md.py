@@ -498,21 +498,45 @@ def drive_budget_section(record: dict) -> list[str]:
 
 
 def data_wait_section(record: dict) -> list[str]:
-    """A T4's estimated share of time waiting on each notebook's training loader, before and now."""
-    out = ["## Data loading: how long a T4 would wait on each notebook's training loader", ""]
+    """Each notebook's training loader against its model: images per second of both, measured
+    (the GPUs' from throughput_cuda.json), and the share of training time spent waiting."""
+    out = ["## Data loading: how long training waits on each notebook's training loader", ""]
     out += header(record)
-    out += ["Loader time per epoch measured on this machine's CPU; the T4's compute per epoch "
-            "estimated from the H100 throughput above (see bench_data_wait.py): an estimate, not a "
-            "T4 measurement. Before: `num_workers=0` for every loader; now: `make_loaders` "
-            "chooses on CUDA (workers for augmented training batches only).", "",
-            "| notebook | px | augmentation | T4 compute (s/epoch) | before: load (s) | before: wait | "
-            "now: workers | now: load (s) | now: wait |", "|---|---|---|---|---|---|---|---|---|"]
+    out += ["Images per second of the training pipeline alone (one epoch, this machine's CPU) "
+            "and of the model alone (`train_one_epoch` on batches in memory: this CPU measured "
+            "here, the H100 measured by `bench_throughput.py`, the T4 estimated from it; "
+            "*est.*: scaled by pixels or peak FP32, not measured). The device path is "
+            "`make_loaders(device=...)` (DeviceBatches), the default on CUDA, here run on the "
+            "CPU; on a GPU its CPU work is the per-image parameter draws (kernel launches not "
+            "counted; its arithmetic runs on the GPU, not measured here). DataLoader workers are those `make_loaders` gave "
+            "on CUDA before (`default_num_workers`).", "",
+            "| notebook | px | augmentation | DataLoaders, no workers | DataLoaders, workers | "
+            "device path on this CPU | device path's draws | model, this CPU | model, H100 "
+            "float32 | model, H100 mixed | model, T4 float32 |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in record["rows"]:
-        before, now = row["before"], row["now"]
+        pipe, models = row["pipeline_images_per_s"], row["model_images_per_s"]
+        rates = [f"{pipe['dataloader_no_workers']:,.0f}",
+                 f"{pipe['dataloader_workers']:,.0f} ({pipe['num_workers']})",
+                 f"{pipe['device_path_on_cpu']:,.0f}", f"{pipe['device_path_draws']:,.0f}"]
+        rates += [f"{m['images_per_s']:,.1f}" + ("" if m["measured"] else " *est.*")
+                  for m in (models[k] for k in ("this_cpu", "h100_float32", "h100_mixed",
+                                                 "t4_float32"))]
         out.append(f"| {row['notebook']} | {row['image_size']} | {row['augment'] or 'none'} | "
-                   f"{before['t4_compute_seconds']:.1f} | {before['load_seconds']:.1f} | "
-                   f"{100 * before['t4_wait_share']:.0f} % | {now['num_workers']} | "
-                   f"{now['load_seconds']:.1f} | {100 * now['t4_wait_share']:.0f} % |")
+                   + " | ".join(rates) + " |")
+    out += ["", "Share of training time spent waiting for data: load / (load + compute) where "
+            "they take turns (no workers; a CPU run), max(0, load - compute) / max(load, "
+            "compute) where they overlap (workers; the device path's draws, queued ahead of the "
+            "GPU). The device path's GPU time is not in it.", "",
+            "| notebook | this CPU, DataLoaders | this CPU, device path | H100 float32, "
+            "DataLoaders | H100 mixed, DataLoaders | H100 mixed, device path | T4 float32, "
+            "DataLoaders | T4 float32, device path |", "|---|---|---|---|---|---|---|---|"]
+    keys = ("this_cpu_dataloaders", "this_cpu_device_path", "h100_float32_dataloaders",
+            "h100_mixed_dataloaders", "h100_mixed_device_path_draws", "t4_float32_dataloaders",
+            "t4_float32_device_path_draws")
+    for row in record["rows"]:
+        out.append(f"| {row['notebook']} | "
+                   + " | ".join(f"{100 * row['wait_share'][k]:.0f} %" for k in keys) + " |")
     return out + [""]
 
 

@@ -180,14 +180,16 @@ def _contrast(images: torch.Tensor, factors: list[float]) -> torch.Tensor:
 
 
 def jitter(images: torch.Tensor, orders: list[list[tuple[str, float]]]) -> torch.Tensor:
-    """``v2.ColorJitter`` (brightness, contrast) with each image's own order and factors."""
+    """``v2.ColorJitter`` (brightness, contrast) with each image's own order and factors: at
+    each position of the orders, each adjustment on the images whose order has it there."""
+    images = images.clone()
     for position in range(max(len(o) for o in orders)):
-        steps = [o[position] if position < len(o) else (None, 1.0) for o in orders]
         for name, adjust in (("brightness", _brightness), ("contrast", _contrast)):
-            chosen = [step_name == name for step_name, _ in steps]
-            if any(chosen):
-                factors = [f if c else 1.0 for (_, f), c in zip(steps, chosen)]
-                images = select(images, adjust(images, factors), chosen)
+            chosen = [i for i, order in enumerate(orders)
+                      if position < len(order) and order[position][0] == name]
+            if chosen:
+                index = to_device(chosen, torch.long, images.device)
+                images[index] = adjust(images[index], [orders[i][position][1] for i in chosen])
     return images
 
 

@@ -7,7 +7,11 @@ counts, replaced versions included. The data is a Kaggle-layout zip
 (``real_and_fake_face/training_real/*.jpg``, ``real_and_fake_face/training_fake/*.jpg``) built
 from a folder holding training_real/ and training_fake/ (or a zip given as is), extracted once
 into a data folder the notebooks share. Parameters: DATA=<the zip>, SMOKE, CHECKPOINT=True,
-DATA_DIR; at the full recipe every notebook trains for its own EPOCHS.
+DATA_DIR, and AMP for the notebooks that declare it (``--amp``: "auto", the default, gives them
+None, mixed precision on CUDA as the library's default is; "off" False; "as-is" their own value);
+at the full recipe every notebook trains for its own EPOCHS. The notebooks' loaders make their
+batches as make_loaders does by default: on the GPU (DeviceBatches) on CUDA.
+Paths in the JSON under the temporary working folder read ``$WORK/...``.
 
 Measured per notebook:
 - wall time: papermill's, the kernel's start included (``wall_seconds``);
@@ -137,7 +141,7 @@ def machine_info() -> dict:
         torch_info = {"torch_error": str(err)}
     gpus = nvidia_smi("name", "memory.total", "driver_version")
     return {"platform": platform.platform(), "python": platform.python_version(),
-            "executable": sys.executable, "cpu_count": os.cpu_count(), **torch_info,
+            "executable": Path(sys.executable).name, "cpu_count": os.cpu_count(), **torch_info,
             "nvidia_smi": None if gpus is None else
             [{"name": g[0], "memory_total_mib": g[1], "driver": g[2]} for g in gpus],
             "load_average_at_start": list(os.getloadavg())}
@@ -306,11 +310,38 @@ def time_notebook(path: Path, base: Path, params_file: Path, deadline: float) ->
 
 # --- the series -------------------------------------------------------------------------------
 
-def write_json(out: Path, report: dict) -> None:
+def scrub(value, work: Path, shown: str):
+    """``value`` with the working folder's absolute path written as ``shown`` in every string."""
+    if isinstance(value, str):
+        return value.replace(str(work), shown)
+    if isinstance(value, dict):
+        return {k: scrub(v, work, shown) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(v, work, shown) for v in value]
+    return value
+
+
+def write_json(out: Path, report: dict, work: Path, shown: str) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
-    partial.write_text(json.dumps(report, indent=1) + "\n")
+    partial.write_text(json.dumps(scrub(report, work, shown), indent=1) + "\n")
     partial.replace(out)
+
+
+AMP_PARAMS = {"auto": None, "off": False}  # --amp: the AMP given to notebooks that declare it
+
+
+def notebook_params(path: Path, params: dict, amp: str, work: Path) -> tuple[Path, dict]:
+    """One notebook's parameters file: the shared ones, plus AMP where the notebook declares it
+    (unless ``amp`` is "as-is"); and what was added."""
+    import papermill as pm
+
+    added = {}
+    if amp != "as-is" and "AMP" in pm.inspect_notebook(str(path)):
+        added["AMP"] = AMP_PARAMS[amp]
+    file = work / f"params-{path.stem}.json"
+    file.write_text(json.dumps({**params, **added}))
+    return file, added
 
 
 def add_to_zip(archive: Path | None, executed: Path) -> None:
@@ -332,6 +363,7 @@ def series(args: argparse.Namespace) -> dict:
     if args.notebooks:
         notebooks = [p for p in notebooks if any(p.stem.startswith(n) for n in args.notebooks)]
     work = Path(args.work or tempfile.mkdtemp(prefix="fakeface-gpu-series-")).resolve()
+    shown = args.work or "$WORK"  # a temporary folder is no path to record
     base = work / "colab"
     base.mkdir(parents=True, exist_ok=True)
     out = Path(args.out).resolve()
@@ -343,15 +375,14 @@ def series(args: argparse.Namespace) -> dict:
     data["source"] = args.data  # as given, as in the command: no machine's absolute path
     params = {"DATA": str(archive), "SMOKE": args.smoke, "CHECKPOINT": True,
               "DATA_DIR": str(work / "data")}  # one data folder: the zip is extracted once
-    params_file = work / "params.json"
-    params_file.write_text(json.dumps(params))
     report = {"benchmark": "gpu_series", "command": " ".join([Path(sys.executable).name, *sys.argv]),
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "machine": machine_info(), "smoke": args.smoke, "budget_seconds": budget,
               "estimate_seconds": None if args.smoke else ESTIMATE_SECONDS,
               "gpu_tests_exit_code": args.gpu_tests_exit_code, "data": data, "params": params,
+              "amp": args.amp, "loaders": "make_loaders' default: DeviceBatches on CUDA",
               "work": str(work), "notebooks": [], "finished": False}
-    write_json(out, report)
+    write_json(out, report, work, shown)
     stop_reason = None
     for i, path in enumerate(notebooks, 1):
         left = deadline - time.monotonic()
@@ -364,8 +395,9 @@ def series(args: argparse.Namespace) -> dict:
                                         "estimate_seconds": estimate})
             continue
         print(f"[{i}/{len(notebooks)}] {path.name} ({left:.0f} s of the budget left) ...", flush=True)
+        params_file, added = notebook_params(path, params, args.amp, work)
         record = time_notebook(path, base, params_file, deadline)
-        record["estimate_seconds"] = estimate
+        record.update(estimate_seconds=estimate, params_added=added)
         report["notebooks"].append(record)
         add_to_zip(executed_zip, base / "executed" / path.name)
         print(f"      {record['status']} in {record['wall_seconds']:.1f} s, Drive "
@@ -377,11 +409,11 @@ def series(args: argparse.Namespace) -> dict:
             stop_reason = f"{path.stem} ran past the {budget:.0f} s budget"
         left_bytes, unseen = drive_state(base)
         report["totals"] = _totals(report["notebooks"], left_bytes, unseen, t0)
-        write_json(out, report)
+        write_json(out, report, work, shown)
     left_bytes, unseen = drive_state(base)
     report["totals"] = _totals(report["notebooks"], left_bytes, unseen, t0)
     report.update(finished=True, time_box=stop_reason)
-    write_json(out, report)
+    write_json(out, report, work, shown)
     if not args.keep_work and not args.work:
         shutil.rmtree(work, ignore_errors=True)
     return report
@@ -414,6 +446,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--notebooks", nargs="*", help="only these (name prefixes, e.g. 00 01)")
     parser.add_argument("--work", help="working folder (default: a temporary one, deleted)")
     parser.add_argument("--keep-work", action="store_true", help="keep the temporary working folder")
+    parser.add_argument("--amp", choices=("auto", "off", "as-is"), default="auto",
+                        help="AMP for the notebooks that declare it: auto (None: on CUDA), off "
+                             "(False), as-is (their own)")
     parser.add_argument("--gpu-tests-exit-code", type=int, default=None,
                         help="recorded in the JSON (run_gpu.sh runs the GPU tests first)")
     for hidden in ("--run-one", "--base", "--params", "--stats", "--result"):  # child mode

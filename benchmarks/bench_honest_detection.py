@@ -25,14 +25,17 @@ images' (pooled, as on test); the patch-level figures that chose the epoch are v
 Residual scales come from training images only. The test set is predicted once per run; every
 choice (epoch, pooling and threshold, members) is made on validation. Not a test: run it by hand.
 
-The real runs (3 seeds; a run cut short resumes from its last epoch, a finished one is kept):
+The real runs (3 seeds; a run cut short resumes from its last epoch, a finished one is kept;
+the checkpoint folder is any scratch folder, kept between the sessions of a cut run):
 
+    ckpt=$(mktemp -d)
     python benchmarks/bench_honest_detection.py --data ../shared/data/real_and_fake_face_160 \\
-        --checkpoint-dir /tmp/honest_ckpt --out benchmarks/results/honest_detection.json
+        --checkpoint-dir "$ckpt" --out benchmarks/results/honest_detection.json
 
 Dry run (a few minutes; figures of 1 epoch on 64 images mean nothing, it checks the plumbing):
 
-    python benchmarks/bench_honest_detection.py --limit 80 --epochs-scale 0.1 --out /tmp/dry.json
+    python benchmarks/bench_honest_detection.py --limit 80 --epochs-scale 0.1 \\
+        --out "$(mktemp -d)/dry.json"
 
 Time of the real runs on this 2-core CPU (AMD EPYC, fp32), estimated from epoch times. The dry
 run's epochs took 5-12 s for 64 training images (3 min for all 15 runs): too few images to

@@ -26,7 +26,17 @@
 #
 # Paths are relative to the repository root, where the command runs.
 # Settings (environment): PYTHON (python3), CALL_LIMIT_SECONDS (590: the series gets what is left
-# of it, 480 s at most), GPU_TESTS_TIMEOUT (150 s), SMOKE=1 (smoke mode on a GPU too).
+# of it, 480 s at most), GPU_TESTS_TIMEOUT (150 s), SMOKE=1 (smoke mode on a GPU too), NOTEBOOKS
+# (name prefixes, e.g. "01 02": only those; default every notebook), AMP (auto: the notebooks that
+# declare AMP get None, mixed precision on CUDA, the library's default; off: False; as-is: their
+# own value).
+#
+# On CUDA the notebooks' loaders make their batches on the GPU (make_loaders' default,
+# DeviceBatches) and fit() trains in mixed precision by default; the GPU tests check both
+# against the CPU (tests/test_gpu.py). A dry run on a CPU, a few minutes (GPU tests skipped):
+#
+#   PYTHON=.venv/bin/python NOTEBOOKS="01 02" bash benchmarks/run_gpu.sh \
+#       ../shared/data/real_and_fake_face_160 "$(mktemp -d)"
 set -uo pipefail
 
 if [[ ${1:-} == --prepare ]]; then
@@ -69,9 +79,8 @@ EOF
 fi
 
 data=${1:?give the folder holding training_real/ and training_fake/ (or a zip), then OUT_DIR}
-out=${2:-gpu-out}
+out=${2:-gpu-out}  # as given (relative to the repository root): the records keep it so
 mkdir -p "$out"
-out=$(cd "$out" && pwd)
 # The series gets --data as given (its record keeps the path as typed); the tests get it absolute.
 data_abs=$(cd "$(dirname "$data")" && pwd)/$(basename "$data")
 exec > >(tee -a "$out/run_gpu.log") 2>&1
@@ -121,7 +130,7 @@ else
 fi
 "$py" benchmarks/bench_gpu_series.py --data "$data" "${smoke[@]}" --budget-seconds "$budget" \
     --out "$out/gpu_series.json" --executed-zip "$out/executed_notebooks.zip" \
-    --gpu-tests-exit-code "$tests_rc"
+    --gpu-tests-exit-code "$tests_rc" --amp "${AMP:-auto}" ${NOTEBOOKS:+--notebooks $NOTEBOOKS}
 series_rc=$?
 echo "== done in ${SECONDS} s: GPU tests exit code $tests_rc, series exit code $series_rc; files in $out"
 exit 0

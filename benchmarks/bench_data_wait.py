@@ -1,7 +1,7 @@
 """How long training waits on each notebook's training loader: measured on both sides.
 
 For the training loader of each notebook's recipe (01 and 02: cached 128 px images, no
-augmentation; 03: the report's augmentation; 04: mild augmentation at 224 px), on the 160 px copy
+augmentation; 03a: the report's augmentation; 04: mild augmentation at 224 px), on the 160 px copy
 of the dataset, it measures images per second of
 
 - the pipeline alone, one epoch of batches drawn and thrown away: the DataLoaders without workers
@@ -51,7 +51,7 @@ BATCH_SIZE = 32
 LOADERS = {  # notebook: (model whose compute it feeds, image size, augmentation)
     "01_model1": ("model1", 128, None),
     "02_model2_1": ("model2", 128, None),
-    "03_model2_2_augmentation": ("model2", 128, "report"),
+    "03a_model2_2_augmentation": ("model2", 128, "report"),
     "04_resnet18_finetuning": ("resnet18", 224, "mild"),
 }
 MODEL_BATCHES = {"model1": 6, "model2": 2, "resnet18": 2}  # timed batches on this CPU

@@ -83,7 +83,7 @@ def test_ends_with_exercises(name):
 
 # A class per notebook (issue 27): these chapters already keep to it; the rest join as they do.
 ONE_CLASS = ["00_preprocessing", "01_model1", "02_model2_1", "03a_model2_2_augmentation", "03b_the_leak",
-             "04_resnet18_finetuning"]
+             "04_resnet18_finetuning", "05_results_and_explanations", "06_spot_the_fake"]
 MAX_WORDS = 2500  # about 20 minutes of reading
 TEST_ONCE = ["01_model1", "02_model2_1", "03a_model2_2_augmentation",
              "04_resnet18_finetuning"]  # chapters whose chosen model meets the test set

@@ -13,7 +13,6 @@ import torch
 from PIL import Image
 from torchvision.transforms import InterpolationMode, v2
 
-from fakeface_lib.config import TrainConfig
 from fakeface_lib.data.batch_augment import BatchAugment, rotate
 from fakeface_lib.data.device_batches import DeviceBatches
 from fakeface_lib.data.index import index_dataset
@@ -26,8 +25,6 @@ from fakeface_lib.data.transforms import (
     get_transform,
 )
 from fakeface_lib.evaluation.predictions import predict
-from fakeface_lib.training.checkpoints import CheckpointPlan, load_checkpoint
-from fakeface_lib.training.fit import fit
 from fakeface_lib.training.identity import data_identity, preprocessing_identity
 
 SIZE = 32
@@ -166,29 +163,6 @@ def test_a_restored_generator_and_rng_repeat_the_next_epoch(split_df):
     device["train"].generator.set_state(saved[0])
     torch.set_rng_state(saved[1])
     assert same(second, list(device["train"]))
-
-
-def test_fit_on_device_batches_resumes_exactly(split_df, tmp_path, capsys):
-    def run(num_epochs: int, resume: bool = False, folder: str = "cut") -> list[dict]:
-        torch.manual_seed(0)
-        model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, stride=4), torch.nn.ReLU(),
-                                    torch.nn.Flatten(), torch.nn.Dropout(0.3),
-                                    torch.nn.Linear(4 * 8 * 8, 2))
-        loaders = make_loaders(split_df, batch_size=4, image_size=SIZE, seed=1, augment="mild",
-                               device="cpu")
-        history = fit(model, loaders, TrainConfig(num_epochs=num_epochs, lr=0.05, seed=3),
-                      device="cpu", progress=False,
-                      checkpoints=CheckpointPlan(tmp_path / folder, resume=resume))
-        return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
-
-    straight = run(3, folder="straight")
-    run(2)
-    resumed = run(3, resume=True)
-    assert "Resuming from epoch 2 of 3" in capsys.readouterr().out
-    assert resumed == straight
-    last, last_straight = load_checkpoint(tmp_path / "cut"), load_checkpoint(tmp_path / "straight")
-    for name, tensor in last_straight["model"].items():
-        assert torch.equal(tensor, last["model"][name]), name
 
 
 def test_predict_takes_the_eval_batches_and_refuses_shuffled_ones(split_df):

@@ -212,7 +212,10 @@ def test_augmented_batches_from_workers_repeat_exactly(split_df):
     assert not same_batches(first[0], first[1])  # another shuffle and other draws each epoch
 
 
-def test_fit_with_augmenting_workers_resumes_exactly(split_df, tmp_path, capsys):
+@pytest.mark.parametrize("source", [{"num_workers": 2}, {"device": "cpu"}],
+                         ids=["augmenting workers", "device batches"])
+def test_fit_resumes_exactly(split_df, tmp_path, capsys, source):
+    """DataLoaders with augmenting workers, and the device path (DeviceBatches) run on a CPU."""
     from fakeface_lib.training.checkpoints import CheckpointPlan, load_checkpoint
     from fakeface_lib.training.fit import fit
 
@@ -222,7 +225,7 @@ def test_fit_with_augmenting_workers_resumes_exactly(split_df, tmp_path, capsys)
                                     torch.nn.Flatten(), torch.nn.Dropout(0.3),
                                     torch.nn.Linear(4 * 8 * 8, 2))
         loaders = make_loaders(split_df, batch_size=4, image_size=SIZE, seed=1, augment="mild",
-                               num_workers=2)
+                               **source)
         history = fit(model, loaders, TrainConfig(num_epochs=num_epochs, lr=0.05, seed=3),
                       device="cpu", progress=False,
         checkpoints=CheckpointPlan(tmp_path / folder, resume=resume))

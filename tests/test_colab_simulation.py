@@ -1,7 +1,8 @@
 """The series as a student runs it on Colab: one fresh machine per notebook, results found on Drive,
 and every byte written to Drive (replaced versions included, as Drive's Trash keeps them) counted.
 
-At the demo's sizes with checkpoints on; Model 2 keeps its real 134 M parameters. The full
+At the demo's sizes with checkpoints on; Model 2 at the smoke size (34 M parameters, its checkpoint
+still above Drive's limit: tests/test_models.py) takes the path a real run takes. The full
 recipe's figure is worked out in benchmarks/results.md (bench_drive_budget.py).
 """
 

@@ -239,6 +239,27 @@ def test_model1_at_another_image_size():
         Model1(image_size=2)
 
 
+def test_model2_at_the_smoke_size_is_smaller_but_still_too_large_for_drive():
+    """Smoke runs build Model 2 at SMOKE_IMAGE_SIZE: a quarter of the first linear layer, the
+    same layers otherwise, and its checkpoint still above Drive's limit, so a smoke run takes
+    the path a real Model 2 run takes (checkpoints on the runtime's disk)."""
+    from fakeface_lib.colab import DRIVE_CHECKPOINT_LIMIT, checkpoint_size
+    from fakeface_lib.setup import SMOKE_IMAGE_SIZE
+
+    small = Model2(image_size=SMOKE_IMAGE_SIZE)
+    side = SMOKE_IMAGE_SIZE // 4
+    assert small.classifier[0].in_features == 256 * side * side
+    assert count_parameters(small) == 134_608_002 - 256 * (32 * 32 - side * side) * 512
+    assert [type(m) for m in small.modules()] == [type(m) for m in Model2().modules()]
+    assert small(torch.randn(2, 3, SMOKE_IMAGE_SIZE, SMOKE_IMAGE_SIZE)).shape == (2, 2)
+    with pytest.raises(ValueError, match=rf"image_size={SMOKE_IMAGE_SIZE}"):
+        small(torch.randn(2, 3, INPUT_SIZE, INPUT_SIZE))
+    assert checkpoint_size(small, "adadelta") > DRIVE_CHECKPOINT_LIMIT
+    assert isinstance(build_model("model2", image_size=SMOKE_IMAGE_SIZE), Model2)
+    with pytest.raises(ValueError, match="image_size"):
+        Model2(image_size=True)
+
+
 def test_model1_default_is_unchanged_by_the_image_size_option():
     torch.manual_seed(3)
     a = Model1()

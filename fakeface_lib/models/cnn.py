@@ -3,8 +3,9 @@ torchsummary's per-layer table. No network probing here: ``fakeface_lib.models.p
 decides whether pretrained weights can be had.
 
 Both custom CNNs take (N, 3, 128, 128) images and return logits (N, 2); class 0 is
-``training_fake``, class 1 ``training_real``. ``Model1(image_size=S)`` takes (N, 3, S, S) instead
-(its first linear layer grows with S), e.g. the data's full resolution.
+``training_fake``, class 1 ``training_real``. ``Model1(image_size=S)`` and ``Model2(image_size=S)``
+take (N, 3, S, S) instead (their first linear layer grows with S): the data's full resolution,
+or a smoke run's small images.
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ class _ReportCNN(nn.Module):
         return [m for m in self.features if isinstance(m, nn.Conv2d)][-1]
 
 
+def check_image_size(image_size: int) -> int:
+    """``image_size`` if it is an int a network with two 2x2 poolings can take (>= 4), else a clear error."""
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 4:
+        raise ValueError(f"image_size must be an int >= 4, got {image_size!r}")
+    return image_size
+
+
 def check_input(images: torch.Tensor, name: str = "model", size: int = INPUT_SIZE) -> None:
     """Fail clearly unless ``images`` is (N, 3, size, size).
 
@@ -64,9 +72,7 @@ class Model1(_ReportCNN):
 
     def __init__(self, dropout: float = 0.5, image_size: int = INPUT_SIZE) -> None:
         super().__init__()
-        if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 4:
-            raise ValueError(f"image_size must be an int >= 4, got {image_size!r}")
-        self.image_size = image_size
+        self.image_size = check_image_size(image_size)
         side = image_size // 4  # after the two 2x2 poolings
         self.features = nn.Sequential(
             nn.Conv2d(3, 32, kernel_size=3, padding=1),  # 896
@@ -89,11 +95,15 @@ class Model2(_ReportCNN):
 
     Follows the report's torchsummary table (flaw 3 in the notes: its prose disagrees).
     Almost all parameters sit in the first linear layer (256*32*32 -> 512). features[9]
-    (``cam_layer``) is the last convolution.
+    (``cam_layer``) is the last convolution. ``image_size`` (default the report's 128) is the
+    side of the images it takes: the first linear layer gets 256 * (S // 4)^2 inputs, so S = 64
+    (a smoke run's) gives 33,944,706 parameters, about a quarter of the memory.
     """
 
-    def __init__(self, dropout: float = 0.5) -> None:
+    def __init__(self, dropout: float = 0.5, image_size: int = INPUT_SIZE) -> None:
         super().__init__()
+        self.image_size = check_image_size(image_size)
+        side = image_size // 4  # after the two 2x2 poolings
         self.features = nn.Sequential(
             nn.Conv2d(3, 32, kernel_size=3, padding=1),  # 896
             nn.BatchNorm2d(32),  # 64
@@ -110,7 +120,7 @@ class Model2(_ReportCNN):
             nn.MaxPool2d(2),  # 64 -> 32
         )
         self.classifier = nn.Sequential(
-            nn.Linear(256 * 32 * 32, 512),  # 134,218,240
+            nn.Linear(256 * side * side, 512),  # 134,218,240 at 128 px
             nn.ReLU(),
             nn.Dropout(dropout),
             nn.Linear(512, NUM_CLASSES),  # 1,026
